@@ -1,0 +1,245 @@
+"""The ``fastzdc`` command-line tool: thin wrappers around library functions.
+
+Every command that reports numbers takes ``--json`` and then prints exactly one JSON object on
+stdout. A user error prints one line ``fastzdc: error: ...`` on stderr and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import FastZDCError
+
+app = typer.Typer(
+    name="fastzdc",
+    help="Fast simulation of the ALICE ZDC responses (ZN 44x44, ZP 56x30) with generative networks.\n\n"
+    "Stand-in data made by the built-in Monte Carlo is SYNTHETIC (not GEANT, not real ALICE data).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+mc_app = typer.Typer(help="The parametric Monte Carlo stand-in: calibration against published statistics.", no_args_is_help=True)
+app.add_typer(mc_app, name="mc")
+
+console = Console()
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
+
+
+def _emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(type(o).__name__)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fastzdc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+) -> None:
+    """Fast simulation of the ALICE ZDC responses."""
+
+
+# --------------------------------------------------------------------------- simulate
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.h5, or .npz for the ALICE file pair). With --detector both: <stem>_zn / <stem>_zp.")],
+    detector: Annotated[str, typer.Option("--detector", "-d", help="zn, zp or both.")] = "both",
+    n: Annotated[int | None, typer.Option("-n", "--n", help="Number of events to write (sampled particles; after the O2 filter).")] = None,
+    mode: Annotated[str, typer.Option(help="fast (vectorised) or detailed (explicit cascade, slow: the 'full simulation' baseline).")] = "fast",
+    repeat: Annotated[int, typer.Option(help="K independent responses per condition (written consecutively).")] = 1,
+    conditions: Annotated[Path | None, typer.Option(help="Simulate these particles (.h5, particles .npz, .csv/.txt with 9 or 10 columns) instead of sampling.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives an identical file.")] = 0,
+    fmt: Annotated[str | None, typer.Option("--format", help="h5 or npz (default: from the --out suffix).")] = None,
+    o2_filter: Annotated[bool | None, typer.Option("--filter/--no-filter", help="Drop events with both ZN and ZP empty, as O2 does (default: on for sampled particles, off for --conditions).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Events per simulation batch (memory bound).")] = 8192,
+    json_out: JsonOpt = False,
+) -> None:
+    """Simulate stand-in ZN/ZP responses with the parametric Monte Carlo (SYNTHETIC data)."""
+    from .workflows import simulate_to_files
+
+    if conditions is None and n is None:
+        raise FastZDCError("give -n N (sampled particles) or --conditions FILE")
+    if n is not None and n < 1:
+        raise FastZDCError(f"-n must be a positive number of events, got {n}")
+    import time
+
+    t0 = time.perf_counter()
+    result = simulate_to_files(
+        out, detector=detector.lower(), n=n, conditions_file=conditions, mode=mode, repeat=repeat, seed=seed,
+        fmt=fmt, keep_nonempty_only=o2_filter, batch_size=batch_size, progress=not json_out,
+    )
+    result["seconds"] = round(time.perf_counter() - t0, 3)
+    if json_out:
+        _emit_json(result)
+        return
+    rows = ", ".join(f"{d.upper()} {k}" for d, k in result["rows"].items())
+    console.print(f"wrote {rows} events (synthetic, seed {seed}, {result['seconds']:.1f} s):")
+    for f in result["files"]:
+        console.print(f"  {f}")
+
+
+# --------------------------------------------------------------------------- convert / info / split
+@app.command()
+def convert(
+    src: Annotated[Path, typer.Argument(help="Input: .h5, or an ALICE .npz (responses or particles; its partner is found by name).")],
+    dst: Annotated[Path, typer.Argument(help="Output: .h5, or x_responses.npz (writes x_responses.npz + x_particles.npz).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Convert between the ALICE npz file pair and fastzdc HDF5 (validates the input)."""
+    from .workflows import convert_file
+
+    result = convert_file(src, dst)
+    if json_out:
+        _emit_json(result)
+        return
+    console.print(f"converted {result['rows']} {result['detector'].upper()} rows -> {', '.join(result['files'])}")
+
+
+@app.command()
+def info(
+    file: Annotated[Path, typer.Argument(help="A dataset: .h5 or one member of an ALICE .npz pair.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Rows, detector, empty fraction, photon-sum quantiles, zero pixels, max pixel, feature statistics."""
+    from .workflows import info_file
+
+    s = info_file(file)
+    if json_out:
+        _emit_json(s)
+        return
+    label = "SYNTHETIC stand-in" if s["synthetic"] else "not marked synthetic"
+    console.print(f"[bold]{file}[/]: {s['rows']} rows, {s['detector'].upper()} {tuple(s['shape'])}, {label} ({s['generator']})")
+    t = Table("statistic", "value")
+    t.add_row("empty fraction", f"{100 * s['empty_fraction']:.2f} %")
+    ps = s["photon_sum_nonzero"]
+    t.add_row("photon sum (non-zero) min/Q1/median/Q3/max", f"{ps['min']:.0f} / {ps['q25']:.0f} / {ps['median']:.0f} / {ps['q75']:.0f} / {ps['max']:.0f}")
+    t.add_row("photon sum mean (all)", f"{s['photon_sum']['mean']:.2f}")
+    t.add_row("zero-pixel fraction", f"{100 * s['zero_pixel_fraction']:.2f} %")
+    t.add_row("max pixel", str(s["max_pixel"]))
+    console.print(t)
+    ft = Table("feature", "unit", "mean", "std", "min", "Q1", "median", "Q3", "max")
+    for name, f in s["features"].items():
+        ft.add_row(name, f["unit"], *(f"{f[k]:.4g}" for k in ("mean", "std", "min", "q25", "median", "q75", "max")))
+    console.print(ft)
+
+
+@app.command()
+def split(
+    file: Annotated[Path, typer.Argument(help="Dataset to split (.h5 or ALICE .npz).")],
+    out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Folder for train/val/test .h5 and the scaler.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """The published 70/10/20 split (sklearn, random_state 42 then 43) + a scaler fitted on train only
+    (scaler.json and O2's scaler.txt)."""
+    from .workflows import split_file
+
+    result = split_file(file, out_dir)
+    if json_out:
+        _emit_json(result)
+        return
+    console.print(f"train {result['rows']['train']}, val {result['rows']['val']}, test {result['rows']['test']} rows -> {out_dir}")
+
+
+# --------------------------------------------------------------------------- mc calibrate
+@mc_app.command("calibrate")
+def mc_calibrate(
+    n: Annotated[int, typer.Option("-n", "--n", help="Sampled events (after the O2 filter).")] = 50000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Compare the stand-in with the published real-data statistics, row by row (pass/fail)."""
+    from . import mc
+
+    if n < 1000:
+        raise FastZDCError(f"-n must be at least 1000 for meaningful quantiles, got {n}")
+    rows = mc.calibrate(n=n, seed=seed)
+    passed = all(r.passed for r in rows)
+    if json_out:
+        _emit_json({"n": n, "seed": seed, "all_passed": passed, "rows": [r.__dict__ for r in rows]})
+    else:
+        t = Table("quantity", "real data (target)", "stand-in", "tolerance", "pass", "source", title=f"calibration on {n} synthetic events")
+        for r in rows:
+            t.add_row(r.name, f"{r.target:.4g}", f"{r.value:.4g}", r.tolerance, "[green]pass[/]" if r.passed else "[red]FAIL[/]", r.source)
+        console.print(t)
+        console.print("all rows pass" if passed else "[red]some rows fail[/]")
+    if not passed:
+        raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- demo
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo_out"),
+    quick: Annotated[bool, typer.Option(help="About one minute: fewer events (CI smoke test).")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """The main job: simulate a stand-in test set, evaluate the generators against the original-data
+    floor (an independent re-simulation), print the table."""
+    from .demo import run_demo
+
+    result = run_demo(out, quick=quick, seed=seed, progress=not json_out)
+    if json_out:
+        _emit_json(result)
+        return
+    print_result_table(result["results"], title="fastzdc demo on SYNTHETIC stand-in data (not real ALICE data)")
+    for note in result.get("notes", []):
+        console.print(note)
+    console.print(f"outputs in {out}/ ({', '.join(result['files'])})")
+
+
+def print_result_table(rows: list[dict[str, Any]], title: str) -> None:
+    t = Table("detector", "generator", "time/sample [ms]", "W mean", "W / floor", "W per channel", "MAE", "MAE/5", "params", title=title)
+    floors = {r["detector"]: r["w_mean"] for r in rows if r.get("extra", {}).get("is_floor")}
+    for r in rows:
+        floor = floors.get(r["detector"])
+        ratio = f"{r['w_mean'] / floor:.2f}" if floor else "-"
+        t.add_row(
+            r["detector"].upper(), r["name"], f"{r['time_per_sample_ms']:.3f}", f"{r['w_mean']:.3f}", ratio,
+            " ".join(f"{w:.2f}" for w in r["w_per_channel"]), f"{r['mae']:.2f}", f"{r['mae_div5']:.2f}", str(r["n_params"]),
+        )
+    console.print(t)
+
+
+# --------------------------------------------------------------------------- entry point
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: a user error prints one line and exits with code 2.
+
+    Argument-parsing errors are reported by typer (usage line + message) with exit code 2 as well.
+    """
+    try:
+        app(args=argv, prog_name="fastzdc")
+    except FastZDCError as err:
+        print(f"fastzdc: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fastzdc: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""fastzdc's HDF5 dataset format: chunked, compressed, appendable, self-describing.
+
+Layout (format version 1)::
+
+    /conditions   (N, 9)      float32   particle features, dataset units
+    /responses    (N, nx, ny) uint16 or uint32 photon counts, first axis = x
+    /pdgid        (N,)        int32
+    attrs: format="fastzdc-dataset", format_version, detector, feature_names, feature_units,
+           generator, synthetic (bool), seed, params_hash, code_version, created (UTC ISO time)
+
+Datasets are gzip(level 1)+shuffle compressed in chunks of 256 rows and resizable along the first
+axis, so generation can stream into a file (:class:`H5Writer`). Files are written under a temporary
+name and renamed on success.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .. import __version__
+from .._atomic import atomic_path, check_writable
+from ..conditions import FEATURE_NAMES, FEATURE_UNITS, N_FEATURES
+from ..detector import Detector, get_detector
+from ..errors import FastZDCError
+from .dataset import Dataset
+from .validate import check_same_rows, validate_conditions, validate_pdgid, validate_responses
+
+FORMAT = "fastzdc-dataset"
+FORMAT_VERSION = 1
+CHUNK_ROWS = 256
+
+
+def _attr_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple)) and not all(isinstance(v, str) for v in value):
+        return json.dumps(value)
+    return value
+
+
+class H5Writer:
+    """Append batches of one detector's responses to a new HDF5 file.
+
+    >>> with H5Writer("out.h5", ZN, attrs={"synthetic": True}) as w:   # doctest: +SKIP
+    ...     for batch in batches:
+    ...         w.append(batch.conditions, batch.responses["zn"], batch.pdgid)
+
+    The file appears under its final name only when the ``with`` block ends without an error.
+    """
+
+    def __init__(
+        self, path: str | Path, detector: Detector | str, attrs: dict[str, Any] | None = None, dtype: Any = np.uint16
+    ) -> None:
+        self.path = check_writable(path)
+        self.detector = get_detector(detector)
+        self.attrs = dict(attrs or {})
+        self.dtype = np.dtype(dtype)
+        self.n = 0
+        self._ctx = None
+        self._file: h5py.File | None = None
+
+    def __enter__(self) -> H5Writer:
+        self._ctx = atomic_path(self.path, suffix=".h5part")
+        tmp = self._ctx.__enter__()
+        f = h5py.File(tmp, "w")
+        self._file = f
+        nx, ny = self.detector.shape
+        comp = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+        f.create_dataset("conditions", (0, N_FEATURES), np.float32, maxshape=(None, N_FEATURES), chunks=(CHUNK_ROWS, N_FEATURES), **comp)
+        f.create_dataset("responses", (0, nx, ny), self.dtype, maxshape=(None, nx, ny), chunks=(CHUNK_ROWS, nx, ny), **comp)
+        f.create_dataset("pdgid", (0,), np.int32, maxshape=(None,), chunks=(CHUNK_ROWS * 16,), **comp)
+        base = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "detector": self.detector.name,
+            "feature_names": list(FEATURE_NAMES),
+            "feature_units": list(FEATURE_UNITS),
+            "generator": "unknown",
+            "synthetic": False,
+            "seed": -1,
+            "params_hash": "",
+            "code_version": __version__,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        }
+        base.update(self.attrs)
+        for key, value in base.items():
+            f.attrs[key] = _attr_value(value)
+        return self
+
+    def append(self, conditions: np.ndarray, responses: np.ndarray, pdgid: np.ndarray | None = None) -> None:
+        """Append rows; ``responses`` must be non-negative integer counts of this detector."""
+        assert self._file is not None, "use H5Writer as a context manager"
+        m = len(conditions)
+        if m == 0:
+            return
+        if responses.shape[1:] != self.detector.shape or len(responses) != m:
+            raise FastZDCError(f"batch shapes {conditions.shape} / {responses.shape} do not fit {self.detector.name}", self.path)
+        if responses.dtype.kind not in "ui" or responses.max(initial=0) > np.iinfo(self.dtype).max or responses.min(initial=0) < 0:
+            raise FastZDCError(f"responses must be integer counts within {self.dtype}", self.path)
+        pdgid = np.zeros(m, np.int32) if pdgid is None else pdgid
+        for name, arr in (("conditions", conditions), ("responses", responses), ("pdgid", pdgid)):
+            ds = self._file[name]
+            ds.resize(self.n + m, axis=0)
+            ds[self.n : self.n + m] = arr
+        self.n += m
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self._file is not None and self._ctx is not None
+        self._file.attrs["n_rows"] = self.n
+        self._file.close()
+        if exc_type is None and self.n == 0:
+            exc = FastZDCError("nothing to write (0 rows)", self.path)
+            self._ctx.__exit__(type(exc), exc, None)
+            raise exc
+        self._ctx.__exit__(exc_type, exc, tb)
+
+
+def write_h5(dataset: Dataset, path: str | Path, attrs: dict[str, Any] | None = None) -> Path:
+    """Write a whole :class:`Dataset` to ``path`` (atomically)."""
+    merged = dict(dataset.attrs)
+    merged.pop("source", None)
+    merged.update(attrs or {})
+    dtype = np.uint16 if dataset.responses.max(initial=0) <= np.iinfo(np.uint16).max else np.uint32
+    with H5Writer(path, dataset.detector, merged, dtype=dtype) as w:
+        for start in range(0, len(dataset), 16384):
+            sl = slice(start, start + 16384)
+            w.append(dataset.conditions[sl], dataset.responses[sl], dataset.pdgid[sl])
+    return Path(path)
+
+
+def _open(path: str | Path) -> h5py.File:
+    path = Path(path)
+    if not path.exists():
+        raise FastZDCError("file not found", path)
+    if path.stat().st_size == 0:
+        raise FastZDCError("empty file (0 bytes)", path)
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise FastZDCError(f"truncated or corrupt HDF5 file ({err})", path) from None
+
+
+def read_attrs(f: h5py.File) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in f.attrs.items():
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        elif isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, bytes):
+            value = value.decode()
+        out[key] = value
+    return out
+
+
+def _check_layout(f: h5py.File, path: Path) -> tuple[Detector, int]:
+    for key in ("conditions", "responses", "pdgid"):
+        if key not in f:
+            raise FastZDCError(f"missing dataset {key!r} (datasets: {', '.join(f.keys()) or 'none'})", path)
+    attrs = read_attrs(f)
+    shape = f["responses"].shape
+    det_name = attrs.get("detector")
+    try:
+        det = get_detector(det_name) if det_name else None
+    except FastZDCError as err:
+        raise FastZDCError(str(err), path) from None
+    if det is None or len(shape) != 3 or shape[1:] != det.shape:
+        _, det = validate_responses(np.zeros((1, *shape[1:])) if len(shape) == 3 else np.zeros(shape), path)
+    n = shape[0]
+    cshape = f["conditions"].shape
+    if len(cshape) != 2 or cshape[1] != N_FEATURES:
+        raise FastZDCError(f"conditions must have shape (N, {N_FEATURES}), got {cshape}", path)
+    check_same_rows(n, cshape[0], path)
+    if f["pdgid"].shape != (n,):
+        raise FastZDCError(f"row-count mismatch: {n} responses but pdgid has shape {f['pdgid'].shape}", path)
+    if n == 0:
+        raise FastZDCError("no rows (empty dataset)", path)
+    return det, n
+
+
+def read_h5(path: str | Path, rows: slice | np.ndarray | None = None) -> Dataset:
+    """Read (rows of) an HDF5 dataset into memory, validating it.
+
+    Args:
+        rows: a slice or sorted index array; default all rows.
+    """
+    path = Path(path)
+    with _open(path) as f:
+        det, n = _check_layout(f, path)
+        sel = slice(None) if rows is None else rows
+        try:
+            conditions = validate_conditions(f["conditions"][sel], path)
+            responses, _ = validate_responses(f["responses"][sel], path, det)
+            pdgid = validate_pdgid(f["pdgid"][sel], len(conditions), path)
+        except OSError as err:
+            raise FastZDCError(f"truncated or corrupt HDF5 file ({err})", path) from None
+        attrs = read_attrs(f)
+    attrs["source"] = str(path)
+    return Dataset(conditions, responses, pdgid, det, attrs)
+
+
+def iter_h5(path: str | Path, chunk: int = 16384) -> Iterator[Dataset]:
+    """Stream an HDF5 dataset in validated chunks of ``chunk`` rows (bounded memory)."""
+    path = Path(path)
+    with _open(path) as f:
+        det, n = _check_layout(f, path)
+        attrs = read_attrs(f)
+        for start in range(0, n, chunk):
+            sl = slice(start, min(n, start + chunk))
+            try:
+                conditions = validate_conditions(f["conditions"][sl], path)
+                responses, _ = validate_responses(f["responses"][sl], path, det)
+                pdgid = validate_pdgid(f["pdgid"][sl], len(conditions), path)
+            except OSError as err:
+                raise FastZDCError(f"truncated or corrupt HDF5 file ({err})", path) from None
+            yield Dataset(conditions, responses, pdgid, det, dict(attrs))
