@@ -123,7 +123,7 @@ class Detector:
 
             self._check_shape(tuple(images.shape))
             dtype = images.dtype if images.is_floating_point() else torch.float32
-            masks = torch.as_tensor(self.channel_masks.reshape(N_CHANNELS, -1), dtype=dtype, device=images.device)
+            masks = torch.tensor(self.channel_masks.reshape(N_CHANNELS, -1), dtype=dtype, device=images.device)
             return images.reshape(images.shape[0], -1).to(dtype) @ masks.T
         images = np.asarray(images)
         self._check_shape(images.shape)

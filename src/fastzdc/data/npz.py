@@ -4,18 +4,23 @@
 * particles: ``(N, 10)``: the 9 features ``E [GeV], vx, vy, vz [cm], px, py, pz [GeV], mass [MeV],
   charge [e]`` then the PDG id (a ``(N, 9)`` file without PDG ids is accepted, ids set to 0).
 
+The format has no place for provenance, so fastzdc writes a sidecar ``<responses>.meta.json`` next to
+the pair (generator, ``synthetic`` flag, seed, ...) and reads it back when present; synthetic stand-in
+data therefore stays labelled through conversions.
+
 This is the format of the published work's ``data_nonrandom_responses.npz`` /
 ``data_nonrandom_particles.npz``; real data plugs in here.
 """
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .._atomic import atomic_path
+from .._atomic import atomic_path, atomic_write_text
 from ..conditions import N_FEATURES
 from ..errors import FastZDCError
 from .dataset import Dataset
@@ -80,8 +85,21 @@ def read_npz_pair(responses_path: str | Path, particles_path: str | Path | None 
         pdgid = validate_pdgid(particles[:, N_FEATURES], len(conditions), p_path)
     else:
         pdgid = np.zeros(len(conditions), np.int32)
-    attrs = {"source": str(r_path), "synthetic": False, "generator": "ALICE npz pair (unknown producer)"}
+    attrs = {"synthetic": False, "generator": "ALICE npz pair (unknown producer)"}
+    meta = meta_path(r_path)
+    if meta.exists():
+        try:
+            attrs.update(json.loads(meta.read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise FastZDCError(f"unreadable metadata sidecar ({err})", meta) from None
+    attrs["source"] = str(r_path)
     return Dataset(conditions, responses, pdgid, det, attrs)
+
+
+def meta_path(responses_path: str | Path) -> Path:
+    """The provenance sidecar of a responses archive: ``<name>.meta.json``."""
+    p = Path(responses_path)
+    return p.with_name(p.name[: -len(".npz")] + ".meta.json" if p.name.endswith(".npz") else p.name + ".meta.json")
 
 
 def _save_npz(path: Path, array: np.ndarray) -> None:
@@ -103,4 +121,7 @@ def write_npz_pair(dataset: Dataset, responses_path: str | Path, particles_path:
     with atomic_path(p_path) as tmp_p, open(tmp_p, "wb") as fh:
         np.savez_compressed(fh, **{KEY: particles})
         _save_npz(r_path, dataset.responses)
+    meta = {k: v for k, v in dataset.attrs.items() if k != "source"}
+    meta.update({"detector": dataset.detector.name, "synthetic": bool(dataset.attrs.get("synthetic", False))})
+    atomic_write_text(meta_path(r_path), json.dumps(meta, indent=2, default=str) + "\n")
     return r_path, p_path

@@ -1,0 +1,72 @@
+"""Shared fixtures: tiny random datasets and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastzdc import ZN, ZP
+from fastzdc.cli import main
+from fastzdc.data import Dataset
+
+
+def make_dataset(n: int = 64, detector=ZN, seed: int = 0) -> Dataset:
+    """Random but valid data: Poisson counts, features on realistic scales (not physics)."""
+    rng = np.random.default_rng(seed)
+    cond = np.column_stack(
+        [
+            rng.uniform(1, 7000, n),
+            rng.normal(0, 1e-5, n),
+            rng.normal(0, 1e-5, n),
+            rng.normal(0, 1e-2, n),
+            rng.normal(0, 0.3, n),
+            rng.normal(0, 0.3, n),
+            rng.uniform(-7000, 7000, n),
+            rng.choice([0.0, 938.272, 939.565], n),
+            rng.choice([-1.0, 0.0, 1.0], n),
+        ]
+    ).astype(np.float32)
+    resp = rng.poisson(rng.uniform(0, 0.5, (n, 1, 1)), (n, *detector.shape)).astype(np.uint16)
+    pdg = rng.choice([22, 2112, 2212, -211], n).astype(np.int32)
+    return Dataset(cond, resp, pdg, detector, {"synthetic": True, "generator": "test fixture"})
+
+
+@pytest.fixture
+def zn_dataset() -> Dataset:
+    return make_dataset(64, ZN)
+
+
+@pytest.fixture
+def zp_dataset() -> Dataset:
+    return make_dataset(48, ZP, seed=1)
+
+
+class CLIResult:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def json(self):
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``fastzdc ARGS`` in-process; returns exit code, stdout and stderr."""
+
+    def run(*args: str | Path) -> CLIResult:
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as ex:
+            code = ex.code if isinstance(ex.code, int) else (0 if ex.code is None else 1)
+        cap = capsys.readouterr()
+        return CLIResult(code, cap.out, cap.err)
+
+    return run
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files left behind in a folder (there must be none)."""
+    return sorted(p.name for p in Path(folder).iterdir() if p.name.startswith("."))
