@@ -1,0 +1,12 @@
+"""Model kinds: one module each (network + loss + sampling), found through a registry.
+
+The training loop, checkpoints and the Generator wrapper only use the :class:`ModelKind` interface.
+"""
+
+from __future__ import annotations
+
+from .base import ModelKind, get_kind, register
+
+from . import fm as _fm  # noqa: E402,F401  (registers "fm")
+
+__all__ = ["ModelKind", "get_kind", "register"]

@@ -1,0 +1,1 @@
+"""Network building blocks (no files, no CLI): UNets, embeddings."""

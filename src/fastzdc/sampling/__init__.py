@@ -1,0 +1,1 @@
+"""Sampling: ODE solvers and the Generator that wraps a trained network."""

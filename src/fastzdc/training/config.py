@@ -1,0 +1,116 @@
+"""Training configuration: a dataclass, read from TOML, overridable from the command line."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import FastZDCError
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs besides the data file.
+
+    ``model`` holds the kind's network hyper-parameters, ``sampler`` its sampling defaults (saved in
+    the checkpoint); both override the kind's own defaults.
+    """
+
+    kind: str = "fm"
+    detector: str = "zn"
+    model: dict[str, Any] = field(default_factory=dict)
+    sampler: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 20
+    batch_size: int = 256
+    lr: float = 2e-3
+    """peak learning rate"""
+    weight_decay: float = 1e-4
+    beta1: float = 0.9
+    beta2: float = 0.99
+    schedule: str = "onecycle"
+    """``onecycle`` (cosine warm-up then cosine decay), ``cosine`` (decay only) or ``constant``"""
+    warmup: float = 0.05
+    """fraction of all steps spent warming up (onecycle)"""
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    seed: int = 0
+    val_rows: int = 2000
+    """validation W is computed on this many rows of the validation split each epoch"""
+    max_train_rows: int = 0
+    """0 = all training rows"""
+    device: str = "auto"
+    precision: str = "auto"
+    """``auto``: bfloat16 autocast on CUDA, float32 on CPU"""
+    threads: int = 0
+    """torch CPU threads; 0 = torch's default"""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str | Path | None = None) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise FastZDCError(f"unknown config keys: {', '.join(sorted(unknown))}", source)
+        cfg = cls(**d)
+        cfg.validate(source)
+        return cfg
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> TrainConfig:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except OSError as err:
+            raise FastZDCError(f"cannot read config ({err.strerror})", path) from None
+        except tomllib.TOMLDecodeError as err:
+            raise FastZDCError(f"invalid TOML ({err})", path) from None
+        return cls.from_dict(data, path)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> TrainConfig:
+        """Apply ``key=value`` overrides; ``model.widths=[8,16,32]`` sets a nested key."""
+        d = self.to_dict()
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            if "." in key:
+                top, sub = key.split(".", 1)
+                if top not in ("model", "sampler"):
+                    raise FastZDCError(f"unknown config key {key!r}")
+                d[top] = {**d[top], sub: value}
+            else:
+                d[key] = value
+        return TrainConfig.from_dict(d)
+
+    def validate(self, source: str | Path | None = None) -> None:
+        checks = [
+            (self.epochs >= 1, "epochs must be >= 1"),
+            (self.batch_size >= 1, "batch_size must be >= 1"),
+            (self.lr > 0, "lr must be > 0"),
+            (0 <= self.ema_decay < 1, "ema_decay must be in [0, 1)"),
+            (self.schedule in ("onecycle", "cosine", "constant"), "schedule must be onecycle, cosine or constant"),
+            (self.precision in ("auto", "float32", "bfloat16"), "precision must be auto, float32 or bfloat16"),
+            (self.detector in ("zn", "zp"), "detector must be zn or zp"),
+            (self.val_rows >= 10, "val_rows must be >= 10"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise FastZDCError(msg, source)
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``["lr=1e-3", "model.widths=[8,16,32]"]`` -> dict, values parsed as JSON where possible."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise FastZDCError(f"--set expects key=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out

@@ -1,0 +1,255 @@
+"""The one training loop, for every model kind.
+
+Per step: a batch of log1p images and scaled conditions, the kind's loss, AdamW with a one-cycle
+(or cosine/constant) learning rate, gradient clipping, an EMA of the weights. Per epoch: validation
+W (mean 5-channel Wasserstein) of the EMA weights on a fixed validation subset; ``last/`` (with the
+exact training state) and ``best/`` (lowest validation W) checkpoints.
+
+Determinism: the weights are initialised from ``seed``; epoch e visits the training rows in the order
+``default_rng([seed, e]).permutation``; step s draws its noise from a generator seeded with
+``seed * 1_000_003 + s``. Resuming from ``last/`` therefore continues exactly (same final weights as an
+uninterrupted run on CPU).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..data import load_dataset, published_split
+from ..data.scaler import StandardScaler
+from ..detector import get_detector
+from ..errors import FastZDCError
+from ..metrics import compare_counts
+from ..models import get_kind
+from ..nn.unet import n_params
+from ..progress import progress_bar
+from ..sampling.generator import ModelGenerator, pick_device
+from .checkpoint import STATE, STATE_JSON, WEIGHTS, load_tensors, load_weights_into, save_checkpoint
+from .config import TrainConfig
+
+VAL_SEED = 12345
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def lr_at(cfg: TrainConfig, step: int, total: int) -> float:
+    """Learning rate at ``step`` of ``total``: one-cycle = cosine rise from lr/25 over ``warmup``,
+    then cosine decay to lr/1e3; cosine = decay only; constant."""
+    if cfg.schedule == "constant":
+        return cfg.lr
+    frac = step / max(total, 1)
+    warm = cfg.warmup if cfg.schedule == "onecycle" else 0.0
+    lo, end = cfg.lr / 25, cfg.lr / 1e3
+    if frac < warm:
+        return lo + (cfg.lr - lo) * 0.5 * (1 - math.cos(math.pi * frac / warm))
+    p = (frac - warm) / max(1 - warm, 1e-9)
+    return end + (cfg.lr - end) * 0.5 * (1 + math.cos(math.pi * min(p, 1.0)))
+
+
+def _log1p_batch(resp: np.ndarray, idx: np.ndarray, device: torch.device) -> torch.Tensor:
+    x = torch.from_numpy(resp[np.sort(idx)].astype(np.float32))
+    return torch.log1p(x)[:, None].to(device)
+
+
+def train(
+    cfg: TrainConfig,
+    data: str | Path,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    stop_after: int = 0,
+    progress: bool = True,
+    log: Callable[[str], None] = lambda s: None,
+) -> dict[str, Any]:
+    """Train ``cfg.kind`` on the training split of ``data``; checkpoints under ``out``.
+
+    Args:
+        resume: continue exactly from ``out/last`` (same config and data required).
+        stop_after: stop after this many epochs in this call (0 = run to ``cfg.epochs``); the run
+            is then resumable, so long trainings can be split into pieces.
+
+    Returns a summary: best validation W, epochs, steps, seconds, checkpoint paths.
+    """
+    out = Path(out)
+    cfg.validate()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    use_bf16 = cfg.precision == "bfloat16" or (cfg.precision == "auto" and device.type == "cuda")
+    detector = get_detector(cfg.detector)
+
+    ds = load_dataset(data)
+    if ds.detector.name != detector.name:
+        raise FastZDCError(f"data are {ds.detector.name.upper()} responses, config says {detector.name.upper()}", data)
+    split = published_split(len(ds))
+    train_idx = split.train if not cfg.max_train_rows else split.train[: cfg.max_train_rows]
+    val_idx = np.sort(split.val[: cfg.val_rows])
+    scaler = StandardScaler.fit(ds.conditions[train_idx])
+    resp = ds.responses[train_idx]
+    cond = torch.from_numpy(scaler.transform(ds.conditions[train_idx]))
+    val_cond, val_resp = ds.conditions[val_idx], ds.responses[val_idx]
+    n_train = len(train_idx)
+    bs = min(cfg.batch_size, n_train)
+    steps_per_epoch = max(n_train // bs, 1)
+    total = steps_per_epoch * cfg.epochs
+
+    kind = get_kind(cfg.kind)(detector, cfg.model)
+    torch.manual_seed(cfg.seed)
+    net = kind.build().to(device)
+    ema = copy.deepcopy(net).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+
+    meta_data = {
+        "path": str(data),
+        "sha256": file_sha256(data),
+        "rows": len(ds),
+        "train_rows": n_train,
+        "synthetic": ds.synthetic,
+        "generator": str(ds.attrs.get("generator", "unknown")),
+        "split": "published 70/10/20 (random_state 42, 43)",
+    }
+    state = {"epoch": 0, "step": 0, "best_w": float("inf"), "history": []}
+    if resume:
+        last = out / "last"
+        if not (last / STATE_JSON).exists():
+            raise FastZDCError("nothing to resume (no last/train_state.json)", out)
+        import json
+
+        st = json.loads((last / STATE_JSON).read_text())
+        if st.get("config") != cfg.to_dict() or st.get("data_sha256") != meta_data["sha256"]:
+            raise FastZDCError("cannot resume: config or data differ from the interrupted run", out)
+        tensors = load_tensors(last / STATE)
+        load_weights_into(net, {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}, last / STATE)
+        load_weights_into(ema, load_tensors(last / WEIGHTS), last / WEIGHTS)
+        _load_optimizer(opt, tensors, st["optimizer"])
+        state = {k: st[k] for k in ("epoch", "step", "best_w", "history")}
+        log(f"resuming at epoch {state['epoch']}, step {state['step']}")
+
+    params = list(net.parameters())
+    ema_params = list(ema.parameters())
+    base_config = {
+        "kind": cfg.kind,
+        "detector": detector.name,
+        "name": f"{cfg.kind}-{detector.name}",
+        "hparams": kind.hparams,
+        "sampler": kind.sampler_options(cfg.sampler),
+        "scaler": scaler.to_dict(),
+        "data": meta_data,
+        "n_params": n_params(net),
+        "train": cfg.to_dict(),
+    }
+    t_start = time.perf_counter()
+    last_epoch = cfg.epochs if not stop_after else min(cfg.epochs, state["epoch"] + stop_after)
+    for epoch in range(state["epoch"], last_epoch):
+        net.train()
+        perm = np.random.default_rng([cfg.seed, epoch]).permutation(n_train)
+        loss_sum = 0.0
+        desc = f"{cfg.kind}-{detector.name} epoch {epoch + 1}/{cfg.epochs}"
+        with progress_bar(desc, steps_per_epoch, progress) as advance:
+            for b in range(steps_per_epoch):
+                idx = perm[b * bs : (b + 1) * bs]
+                x = _log1p_batch(resp, idx, device)
+                c = cond[np.sort(idx)].to(device)
+                step = state["step"]
+                gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + step)
+                for group in opt.param_groups:
+                    group["lr"] = lr_at(cfg, step, total)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                    loss = kind.loss(net, x, c, gen)
+                if not torch.isfinite(loss):
+                    raise FastZDCError(
+                        f"training stopped: loss is {loss.item()} at epoch {epoch + 1}, step {step}; "
+                        f"the last good checkpoint is kept in {out / 'last'}"
+                    )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                opt.step()
+                with torch.no_grad():
+                    d = min(cfg.ema_decay, (1 + step) / (10 + step))
+                    torch._foreach_mul_(ema_params, d)
+                    torch._foreach_add_(ema_params, params, alpha=1 - d)
+                state["step"] = step + 1
+                loss_sum += float(loss.detach())
+                advance(1)
+        val = validate(kind, ema, scaler, base_config["sampler"], val_cond, val_resp, device)
+        state["epoch"] = epoch + 1
+        state["history"].append({"epoch": epoch + 1, "loss": loss_sum / steps_per_epoch, **val})
+        log(f"epoch {epoch + 1}: loss {loss_sum / steps_per_epoch:.4f}, val W {val['val_w']:.3f}, val MAE {val['val_mae']:.2f}")
+        metrics = {"val_w": val["val_w"], "val_mae": val["val_mae"], "epoch": epoch + 1}
+        ema_weights = ema.state_dict()
+        if val["val_w"] < state["best_w"]:
+            state["best_w"] = val["val_w"]
+            save_checkpoint(out / "best", ema_weights, {**base_config, "metrics": metrics})
+        tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
+        opt_tensors, opt_meta = _optimizer_state(opt)
+        tensors.update(opt_tensors)
+        save_checkpoint(
+            out / "last",
+            ema_weights,
+            {**base_config, "metrics": metrics},
+            (tensors, {**state, "optimizer": opt_meta, "config": cfg.to_dict(), "data_sha256": meta_data["sha256"]}),
+        )
+    return {
+        "out": str(out),
+        "best": str(out / "best"),
+        "last": str(out / "last"),
+        "best_val_w": state["best_w"],
+        "epochs": state["epoch"],
+        "steps": state["step"],
+        "seconds": round(time.perf_counter() - t_start, 2),
+        "history": state["history"],
+        "n_params": base_config["n_params"],
+    }
+
+
+@torch.no_grad()
+def validate(kind, net, scaler, sampler, cond, resp, device) -> dict[str, float]:
+    gen = ModelGenerator(kind, net, scaler, sampler, device=device)
+    fake = gen.generate(cond, seed=VAL_SEED, batch_size=1024)
+    net.eval()
+    scores = compare_counts(kind.detector, resp, fake, n_rep=1)
+    return {"val_w": scores["w_mean"], "val_mae": scores["mae"]}
+
+
+def _optimizer_state(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, float]] = {}
+    for pid, st in sd["state"].items():
+        for key, val in st.items():
+            if torch.is_tensor(val):
+                tensors[f"opt.{pid}.{key}"] = val
+            else:
+                scalars.setdefault(str(pid), {})[key] = val
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for name, val in tensors.items():
+        if name.startswith("opt."):
+            _, pid, key = name.split(".", 2)
+            state.setdefault(int(pid), {})[key] = val
+    for pid, sc in meta.get("scalars", {}).items():
+        state.setdefault(int(pid), {}).update(sc)
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
