@@ -163,6 +163,67 @@ def split(
     console.print(f"train {result['rows']['train']}, val {result['rows']['val']}, test {result['rows']['test']} rows -> {out_dir}")
 
 
+# --------------------------------------------------------------------------- train / generate
+@app.command()
+def train(
+    kind: Annotated[str, typer.Argument(help="Model kind: fm (flow matching).")],
+    data: Annotated[Path, typer.Option(help="Dataset (.h5 or ALICE .npz); the published 70/10/20 split is applied.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: best/ and last/ checkpoints.")],
+    detector: Annotated[str | None, typer.Option("--detector", "-d", help="zn or zp (default: from the config).")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML config (see configs/).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override: number of epochs.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Override: batch size.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Override: peak learning rate.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override: random seed.")] = None,
+    device: Annotated[str | None, typer.Option(help="Override: cpu, cuda or auto.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config key: --set model.widths=[8,24,48].")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue exactly from OUT/last.")] = False,
+    stop_after: Annotated[int, typer.Option(help="Stop after this many epochs (resume later with --resume).")] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train a model on the training split; validation W every epoch; best/ and last/ checkpoints."""
+    from .models import get_kind
+    from .training.config import TrainConfig, parse_set
+    from .training.loop import train as run_training
+
+    get_kind(kind)
+    cfg = TrainConfig.from_toml(config) if config else TrainConfig()
+    overrides = {"kind": kind, "detector": detector, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "device": device}
+    overrides.update(parse_set(set_ or []))
+    cfg = cfg.with_overrides(overrides)
+    if stop_after < 0:
+        raise FastZDCError(f"--stop-after must be >= 0, got {stop_after}")
+    result = run_training(cfg, data, out, resume=resume, stop_after=stop_after, progress=not json_out,
+                          log=(lambda s: None) if json_out else console.print)
+    if json_out:
+        _emit_json(result)
+        return
+    console.print(f"done: {result['epochs']} epochs, {result['steps']} steps in {result['seconds']:.0f} s; best validation W {result['best_val_w']:.3f} -> {result['best']}")
+
+
+@app.command()
+def generate(
+    model: Annotated[Path, typer.Option(help="Checkpoint folder (or a run folder: its best/).")],
+    conditions: Annotated[Path, typer.Option(help="Particles: .h5, particles .npz, or .csv/.txt with 9 or 10 columns.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .h5 (streamed, bounded memory).")],
+    steps: Annotated[int | None, typer.Option(help="Sampling steps (default: the checkpoint's).")] = None,
+    method: Annotated[str | None, typer.Option(help="ODE solver: euler, midpoint or heun.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Samples per network call.")] = 4096,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed and batch size, same output.")] = 0,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Generate one response per particle with a trained model; writes fastzdc HDF5."""
+    from .workflows import generate_to_file
+
+    result = generate_to_file(model, conditions, out, steps=steps, method=method, batch_size=batch_size, seed=seed,
+                              device=device, progress=not json_out)
+    if json_out:
+        _emit_json(result)
+        return
+    console.print(f"wrote {result['rows']} {result['detector'].upper()} responses of {result['model']} to {result['file']} ({result['ms_per_sample']:.3f} ms/sample)")
+
+
 # --------------------------------------------------------------------------- mc calibrate
 @mc_app.command("calibrate")
 def mc_calibrate(

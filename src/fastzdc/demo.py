@@ -26,11 +26,22 @@ from .metrics import evaluate_generator
 from .progress import progress_bar
 
 
-def available_generators(detector: str) -> list[Any]:
-    """Generators evaluated by the demo, floor first."""
-    from .mc import MonteCarloGenerator
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 
-    return [MonteCarloGenerator(detector, mode="fast")]
+
+def shipped_checkpoints(detector: str) -> list[Path]:
+    """Pretrained checkpoints under ``weights/`` for ``detector`` (folders ``<kind>-<detector>``)."""
+    if not WEIGHTS_DIR.is_dir():
+        return []
+    return sorted(p for p in WEIGHTS_DIR.iterdir() if p.is_dir() and p.name.endswith(f"-{detector}") and (p / "config.json").exists())
+
+
+def available_generators(detector: str) -> list[Any]:
+    """Generators evaluated by the demo: the Monte Carlo floor first, then every shipped model."""
+    from .mc import MonteCarloGenerator
+    from .sampling.generator import load_generator
+
+    return [MonteCarloGenerator(detector, mode="fast"), *(load_generator(p) for p in shipped_checkpoints(detector))]
 
 
 def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, progress: bool = True) -> dict[str, Any]:
