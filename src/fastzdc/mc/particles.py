@@ -7,7 +7,8 @@ One primary per event, 9 features ``[E, vx, vy, vz, px, py, pz, mass, charge]`` 
   match the dataset: ~84 % neutral, mean charge 0.111, >= 50 % photons, mass 75th percentile = m_p);
 * E ~ log-normal truncated to [max(m, 1.1 GeV), 7000 GeV] (one law for photons/mesons, a harder one
   for baryons), plus a delta peak at 7000 GeV for a few % of the protons;
-* pT ~ Exponential(0.3 GeV) (+ a 3 % wider tail), isotropic phi, px shifted by +0.03 GeV;
+* pT ~ Exponential(0.3 GeV; photons from pi0 decays softer) (+ a 3 % wider tail) truncated to polar angles < ``theta_max_mrad`` (the stored
+  primaries head for the ZDC region), isotropic phi, px shifted by +0.03 GeV;
 * pz = +-sqrt(E^2 - m^2 - pT^2), sign + (side A) with probability ``p_side_a``;
 * vertex exactly 0 for half of the primaries, else a tiny Laplace spread (decay vertices).
 """
@@ -75,11 +76,13 @@ def sample_particles(n: int, seed: int | np.random.Generator = 0, params: MCPara
     is_p = sp == SAMPLER_SPECIES.index("p")
     energy = np.where(is_p & (rng.random(n) < params.proton_beam_fraction), params.e_max_gev, energy)
 
-    pt = rng.exponential(params.pt_mean_gev, n)
-    tail = rng.random(n) < params.pt_tail_fraction
-    pt = np.where(tail, rng.exponential(params.pt_tail_mean_gev, n), pt)
     pmax = np.sqrt(np.maximum(energy**2 - m_gev**2, 0.0))
-    pt = np.minimum(pt, 0.5 * pmax)
+    is_gamma = sp == SAMPLER_SPECIES.index("gamma")
+    core_pt = np.where(is_gamma, params.pt_mean_photon_gev, params.pt_mean_gev)
+    mean_pt = np.where(rng.random(n) < params.pt_tail_fraction, params.pt_tail_mean_gev, core_pt)
+    ptmax = np.minimum(params.theta_max_mrad * 1e-3 * pmax, 0.5 * pmax)
+    # Exponential(mean) truncated to pT < theta_max p (inverse CDF)
+    pt = -mean_pt * np.log1p(-rng.random(n) * -np.expm1(-ptmax / mean_pt))
     phi = rng.uniform(0.0, 2 * np.pi, n)
     px = pt * np.cos(phi) + params.px_offset_gev
     py = pt * np.sin(phi)

@@ -142,3 +142,11 @@ def classify(mass_mev: np.ndarray, charge: np.ndarray, rng: np.random.Generator,
             out[hit] = CODE[name]
         done |= hit
     return out
+
+
+def pdg_guess(mass_mev: np.ndarray, charge: np.ndarray) -> np.ndarray:
+    """PDG id implied by (mass, charge) (K0 -> 311, unknown -> 0); used when no PDG id is given."""
+    code = classify(mass_mev, charge, np.random.default_rng(0), 1.0)
+    out = PDG[code].copy()
+    out[code == CODE["K0S"]] = 311
+    return out.astype(np.int32)

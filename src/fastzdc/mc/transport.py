@@ -185,6 +185,7 @@ class Arrivals:
     energy: np.ndarray
     x: np.ndarray
     y: np.ndarray
+    loss: np.ndarray  # True: inside a face but not transmitted (lost close to the ZDC)
 
 
 def transport(t: Tracks, rng: np.random.Generator, params: MCParams) -> Arrivals:
@@ -244,5 +245,5 @@ def transport(t: Tracks, rng: np.random.Generator, params: MCParams) -> Arrivals
     keep = fate >= 0
     return Arrivals(
         evt=t.evt[keep], fate=fate[keep], det=det[keep], kind=t.kind[keep],
-        energy=t.energy[keep], x=x[keep], y=y[keep],
+        energy=t.energy[keep], x=x[keep], y=y[keep], loss=failed[keep],
     )
