@@ -260,7 +260,7 @@ def mc_calibrate(
 
     if n < 1000:
         raise FastZDCError(f"-n must be at least 1000 for meaningful quantiles, got {n}")
-    rows = mc.calibrate(n=n, seed=seed)
+    rows = mc.calibrate(n=n, seed=seed, verbose=False)
     passed = all(r.passed for r in rows)
     if json_out:
         _emit_json({"n": n, "seed": seed, "all_passed": passed, "rows": [r.__dict__ for r in rows]})
