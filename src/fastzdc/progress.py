@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import sys
+import time
 from collections.abc import Callable, Iterator
 
 from rich.console import Console
@@ -17,6 +19,9 @@ def progress_bar(description: str, total: int | None, enabled: bool = True) -> I
     if not enabled:
         yield lambda k: None
         return
+    if not stderr_console.is_terminal:
+        yield from _plain_progress(description, total)
+        return
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -28,3 +33,27 @@ def progress_bar(description: str, total: int | None, enabled: bool = True) -> I
     ) as prog:
         task = prog.add_task(description, total=total)
         yield lambda k: prog.advance(task, k)
+
+
+def _plain_progress(description: str, total: int | None, every_s: float = 30.0) -> Iterator[Callable[[int], None]]:
+    """Log-file friendly progress (batch jobs): one line at most every ``every_s`` seconds and at the end."""
+    start = last = time.perf_counter()
+    done = 0
+
+    def line() -> str:
+        elapsed = time.perf_counter() - start
+        if total:
+            eta = elapsed / max(done, 1) * (total - done)
+            return f"{description}: {done}/{total} ({100 * done / total:.0f} %), {elapsed:.0f} s elapsed, ~{eta:.0f} s left"
+        return f"{description}: {done} done, {elapsed:.0f} s elapsed"
+
+    def advance(k: int) -> None:
+        nonlocal done, last
+        done += k
+        now = time.perf_counter()
+        if now - last >= every_s:
+            last = now
+            print(line(), file=sys.stderr, flush=True)
+
+    yield advance
+    print(line(), file=sys.stderr, flush=True)

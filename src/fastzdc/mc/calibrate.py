@@ -34,7 +34,8 @@ def _rel(name, target, value, rel, source, abs_min: float = 0.0) -> CalibrationR
 
 
 def _abs(name, target, value, tol, source, unit: str = "") -> CalibrationRow:
-    return CalibrationRow(name, float(target), float(value), f"±{tol:g}{unit}", bool(abs(value - target) <= tol), source)
+    passed = bool(abs(value - target) <= tol)
+    return CalibrationRow(name, float(target), float(value), f"±{tol:g}{unit}", passed, source)
 
 
 def _range(name, target, value, lo, hi, source) -> CalibrationRow:
@@ -105,5 +106,6 @@ def format_table(rows: list[CalibrationRow], header: str | None = None) -> str:
     lines = [] if header is None else [header, ""]
     lines += ["| statistic | real data | stand-in | tolerance | pass | source |", "|---|---:|---:|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r.name} | {r.target:.4g} | {r.value:.4g} | {r.tolerance} | {'yes' if r.passed else 'NO'} | {r.source} |")
+        ok = "yes" if r.passed else "NO"
+        lines.append(f"| {r.name} | {r.target:.4g} | {r.value:.4g} | {r.tolerance} | {ok} | {r.source} |")
     return "\n".join(lines)

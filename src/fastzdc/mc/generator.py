@@ -30,7 +30,9 @@ class MonteCarloGenerator:
         self.params = params or default_params()
         self.name = f"mc-{mode}"
 
-    def generate(self, conditions: np.ndarray, *, seed: int | None = None, batch_size: int = 8192, device=None) -> np.ndarray:
+    def generate(
+        self, conditions: np.ndarray, *, seed: int | None = None, batch_size: int = 8192, device=None
+    ) -> np.ndarray:
         """``(N, nx, ny)`` uint16 photo-electron counts, one response per row; same seed -> same output.
 
         ``seed=None`` draws fresh entropy; ``device`` is ignored (NumPy on the CPU).

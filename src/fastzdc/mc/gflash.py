@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def radial_params(e_gev: np.ndarray, z: float, tau: np.ndarray | float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def radial_params(
+    e_gev: np.ndarray, z: float, tau: np.ndarray | float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(R_C, R_T, p) in Moliere radii for EM (sub)showers of energy ``e_gev`` at depth ``tau``."""
     le = np.log(np.maximum(np.asarray(e_gev, dtype=np.float64), 1.0))
     tau = np.asarray(tau, dtype=np.float64)
@@ -24,7 +26,9 @@ def radial_params(e_gev: np.ndarray, z: float, tau: np.ndarray | float = 1.0) ->
     return rc, rt, p
 
 
-def longitudinal_params(e_gev: np.ndarray, z: float, ec_mev: float, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+def longitudinal_params(
+    e_gev: np.ndarray, z: float, ec_mev: float, rng: np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(T_max in X0, alpha) of the gamma longitudinal profile; fluctuated (correlated log-normal) if ``rng``."""
     y = np.maximum(np.asarray(e_gev, dtype=np.float64) * 1000.0 / ec_mev, 3.0)
     ly = np.log(y)

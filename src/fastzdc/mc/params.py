@@ -66,7 +66,8 @@ class MCParams:
         (0.04, 0.12, 0.25), "tuned [EST 0.1/0.35/1.0]",
         "sub-shower centre distance ~ Exp(scale * lambda) mixture; the visible (Cherenkov) core is narrower "
         "than the energy deposit (§2.2), hence smaller than the §4.5 suggestion")
-    lat_weights: tuple[float, float, float] = _p((0.6, 0.3, 0.1), "tuned [EST 0.5/0.35/0.15]", "weights of the three scales")
+    lat_weights: tuple[float, float, float] = _p(
+        (0.6, 0.3, 0.1), "tuned [EST 0.5/0.35/0.15]", "weights of the three scales")
     depth_spread_gain: float = _p(0.3, "tuned [EST]", "lateral scale x sqrt(1 + gain * depth offset / lambda)")
     broad_radius_lambda: float = _p(0.35, "[EST]", "GFlash-form radius of the non-EM light, in lambda")
 
@@ -82,8 +83,10 @@ class MCParams:
     d1_end_cm: float = _p(6783.0, "[V-O2]", "separation dipole D1 ends, |z| in cm")
     deflection_k_cm_gev: float = _p(6.0e4, "[EST 5.1-6.7e4]", "charged deflection at the ZDC: x += q K / p")
     jitter_cm: float = _p(0.3, "[EST]", "Gaussian smear of charged impact, sigma = jitter * (2700 GeV / p)")
-    theta_ap_mrad: float = _p(0.60, "tuned [EST/CALC 0.4-0.6]", "aperture half-angle (D1 exit / TCL) for straight tracks, mrad")
-    zp_transmission: float = _p(0.6, "[EST/DATA 0.4-0.9]", "probability a charged particle in the ZP window arrives intact")
+    theta_ap_mrad: float = _p(
+        0.60, "tuned [EST/CALC 0.4-0.6]", "aperture half-angle (D1 exit / TCL) for straight tracks, mrad")
+    zp_transmission: float = _p(
+        0.6, "[EST/DATA 0.4-0.9]", "probability a charged particle in the ZP window arrives intact")
     zn_transmission: float = _p(1.0, "[EST]", "probability a neutral inside the ZN acceptance arrives intact")
     spray_neutral_amp: float = _p(0.95, "tuned [EST 0.9]", "P(spray) = amp exp(-theta/theta_s) for neutrals")
     spray_neutral_theta_mrad: float = _p(5.0, "tuned [EST 1.5]", "theta_s of the neutral spray probability, mrad")
@@ -96,12 +99,14 @@ class MCParams:
     spray_near_u_b: float = _p(3.0, "[EST]", "u ~ Beta(a, b) for near-ZDC losses (failed transmission)")
     spray_near_sigma_cm: float = _p(2.5, "[EST]", "blob-centre smear around the impact, near losses, cm")
     spray_far_sigma_cm: float = _p(5.45, "tuned [EST]", "blob-centre smear for losses far upstream (D1, pipes), cm")
-    spray_clip_x_cm: tuple[float, float] = _p((-10.0, 30.0), "tuned [EST]", "far-spray centres clipped to this x range (pipes), cm")
+    spray_clip_x_cm: tuple[float, float] = _p(
+        (-10.0, 30.0), "[EST]", "far-spray centres clipped to this x range (pipes), cm")
     spray_clip_y_cm: float = _p(6.0, "tuned [EST]", "far-spray centres clipped to |y| < this, cm")
     spray_blob_radius_cm: tuple[float, float] = _p((0.7, 2.5), "tuned [EST 1-3]", "blob radius ~ U(lo, hi), cm")
     spray_extra_blob_prob: float = _p(0.2, "tuned [EST]", "each of 3 extra blobs is present with this probability")
     spray_broad_frac: float = _p(0.02, "tuned [EST 0.1]", "fraction of spray light in one broad (R = 10 cm) component")
-    xtalk_zn_to_zp: float = _p(0.0225, "tuned [DATA rows/EST 0.02]", "median fraction of a ZN shower leaking into ZP (log-normal)")
+    xtalk_zn_to_zp: float = _p(
+        0.0225, "tuned [DATA rows/EST 0.02]", "median fraction of a ZN shower leaking into ZP (log-normal)")
     xtalk_zp_to_zn: float = _p(0.04, "[DATA rows/EST]", "median fraction of a ZP shower leaking into ZN (log-normal)")
     xtalk_log_sigma: float = _p(0.8, "[EST]", "sigma of ln(epsilon)")
     xtalk_radius_cm: float = _p(3.0, "[EST]", "radius of the cross-talk light at the facing edge, cm")
@@ -134,7 +139,8 @@ class MCParams:
     pt_mean_photon_gev: float = _p(0.43, "tuned [EST]", "mean pT of photons (pi0 decay products), GeV")
     pt_tail_fraction: float = _p(0.03, "[EST]", "fraction of pT drawn from a wider exponential")
     pt_tail_mean_gev: float = _p(1.2, "[EST]", "mean pT of the tail")
-    theta_max_mrad: float = _p(1.53, "tuned [EST]", "primaries are limited to polar angles below this (head for the ZDCs), mrad")
+    theta_max_mrad: float = _p(
+        1.53, "tuned [EST]", "primaries are limited to polar angles below this (head for the ZDCs), mrad")
     px_offset_gev: float = _p(0.03, "[DATA]", "px shift (crossing-angle like)")
     p_side_a: float = _p(0.48, "tuned [DATA]", "probability pz > 0 (side A)")
     vertex_zero_fraction: float = _p(0.5, "[DATA]", "fraction of primaries with vertex exactly 0")

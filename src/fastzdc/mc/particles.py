@@ -7,8 +7,8 @@ One primary per event, 9 features ``[E, vx, vy, vz, px, py, pz, mass, charge]`` 
   match the dataset: ~84 % neutral, mean charge 0.111, >= 50 % photons, mass 75th percentile = m_p);
 * E ~ log-normal truncated to [max(m, 1.1 GeV), 7000 GeV] (one law for photons/mesons, a harder one
   for baryons), plus a delta peak at 7000 GeV for a few % of the protons;
-* pT ~ Exponential(0.3 GeV; photons from pi0 decays softer) (+ a 3 % wider tail) truncated to polar angles < ``theta_max_mrad`` (the stored
-  primaries head for the ZDC region), isotropic phi, px shifted by +0.03 GeV;
+* pT ~ Exponential(mean 0.3 GeV; photons 0.43 GeV, tuned) (+ a 3 % wider tail), truncated to polar angles
+  < ``theta_max_mrad`` (the stored primaries head for the ZDC region), isotropic phi, px shifted by +0.03 GeV;
 * pz = +-sqrt(E^2 - m^2 - pT^2), sign + (side A) with probability ``p_side_a``;
 * vertex exactly 0 for half of the primaries, else a tiny Laplace spread (decay vertices).
 """
@@ -36,7 +36,9 @@ def _species_props(name: str) -> tuple[float, int, bool]:
     return s.mass_mev, s.charge, s.kind == 1
 
 
-def _truncated_lognormal(rng: np.random.Generator, median: float, sigma: float, lo: np.ndarray, hi: float) -> np.ndarray:
+def _truncated_lognormal(
+    rng: np.random.Generator, median: float, sigma: float, lo: np.ndarray, hi: float
+) -> np.ndarray:
     """exp(N(ln median, sigma)) truncated to [lo, hi] by inverse-CDF sampling."""
     mu = np.log(median)
     a = ndtr((np.log(lo) - mu) / sigma)
@@ -46,7 +48,9 @@ def _truncated_lognormal(rng: np.random.Generator, median: float, sigma: float, 
     return np.minimum(np.exp(mu + sigma * ndtri(u)), hi)
 
 
-def sample_particles(n: int, seed: int | np.random.Generator = 0, params: MCParams | None = None) -> tuple[np.ndarray, np.ndarray]:
+def sample_particles(
+    n: int, seed: int | np.random.Generator = 0, params: MCParams | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` primaries.
 
     Returns ``(conditions (n, 9) float32, pdgid (n,) int32)`` in dataset units.
@@ -64,7 +68,8 @@ def sample_particles(n: int, seed: int | np.random.Generator = 0, params: MCPara
     mass = np.array([p[0] for p in props])[sp]
     charge = np.array([p[1] for p in props], dtype=np.float64)[sp]
     baryon = np.array([p[2] for p in props])[sp]
-    pdg = np.array([_PDG_OUT.get(s, BY_NAME[s].pdg if s in BY_NAME else 0) for s in SAMPLER_SPECIES], dtype=np.int32)[sp]
+    pdg_of = [_PDG_OUT.get(s, BY_NAME[s].pdg if s in BY_NAME else 0) for s in SAMPLER_SPECIES]
+    pdg = np.array(pdg_of, dtype=np.int32)[sp]
 
     m_gev = mass / 1000.0
     lo = np.maximum(params.e_min_gev, m_gev * 1.0001 + 1e-3)

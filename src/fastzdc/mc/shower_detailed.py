@@ -34,19 +34,21 @@ DETS = (ZN, ZP)
 
 
 class _Deposits:
-    """Accumulates light (expected photo-electrons) at points: event, x, y (cm), weight, radius (cm)."""
+    """Expected light (photo-electrons) per fibre of one detector for a chunk of events, filled in place."""
 
-    def __init__(self) -> None:
-        self.ev: list[np.ndarray] = []
-        self.x: list[np.ndarray] = []
-        self.y: list[np.ndarray] = []
-        self.w: list[np.ndarray] = []
+    def __init__(self, detector, n_events: int) -> None:
+        self.det = detector
+        self.light = np.zeros((n_events, detector.n_pixels))
 
-    def add(self, ev, x, y, w) -> None:
-        self.ev.append(np.broadcast_to(ev, np.shape(x)))
-        self.x.append(np.asarray(x))
-        self.y.append(np.asarray(y))
-        self.w.append(np.asarray(w))
+    def add(self, ev: int, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
+        """Add light ``w`` at global positions (x, y) (cm) of event ``ev``; light off the face is lost."""
+        d = self.det
+        fx = (np.asarray(x) - d.x_low_cm) / d.pitch_cm
+        fy = (np.asarray(y) - d.y_low_cm) / d.pitch_cm
+        ok = np.isfinite(fx) & np.isfinite(fy) & (fx >= 0) & (fx < d.nx) & (fy >= 0) & (fy < d.ny) & (w > 0)
+        if ok.any():
+            flat = fx[ok].astype(np.int64) * d.ny + fy[ok].astype(np.int64)
+            self.light[ev] += np.bincount(flat, weights=np.asarray(w)[ok], minlength=d.n_pixels)
 
 
 def _em_spots(dep: _Deposits, ev: int, e: float, x0: float, y0: float, z0: float, sx: float, sy: float,
@@ -130,30 +132,17 @@ def _cascade(dep: _Deposits, ev: int, e: float, x: float, y: float, baryon: bool
 def detailed_direct(evt, det, energy, x, y, kind, n_events: int, rng: np.random.Generator, params: MCParams,
                     detectors: Sequence[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Images ``{"zn", "zp"}`` (int64 counts) of all direct showers of a chunk, and their expected light."""
-    deps = (_Deposits(), _Deposits())
+    deps = (_Deposits(ZN, n_events), _Deposits(ZP, n_events))
     mu = np.zeros(len(energy))
     for i in range(len(energy)):
         d = int(det[i])
         if kind[i] == EM:
             z0 = rng.exponential(9.0 / 7.0 * (params.x0_zn_cm if d == 0 else params.x0_zp_cm))
-            mu[i] = _em_spots(deps[d], int(evt[i]), float(energy[i]), float(x[i]), float(y[i]), z0, 0.0, 0.0, d, rng, params)
+            mu[i] = _em_spots(deps[d], int(evt[i]), float(energy[i]), float(x[i]), float(y[i]), z0, 0.0, 0.0, d,
+                              rng, params)
         else:
             mu[i] = _cascade(deps[d], int(evt[i]), float(energy[i]), float(x[i]), float(y[i]), kind[i] == BARYON, d,
                              rng, params)
-    out: dict[str, np.ndarray] = {}
-    for d, detector in enumerate(DETS):
-        dep = deps[d]
-        light = np.zeros(n_events * detector.n_pixels)
-        if dep.w:
-            ev = np.concatenate(dep.ev).astype(np.int64)
-            fx = np.nan_to_num((np.concatenate(dep.x) - detector.x_low_cm) / detector.pitch_cm, nan=-1.0, posinf=-1.0, neginf=-1.0)
-            fy = np.nan_to_num((np.concatenate(dep.y) - detector.y_low_cm) / detector.pitch_cm, nan=-1.0, posinf=-1.0, neginf=-1.0)
-            gx = np.floor(np.clip(fx, -1.0, 1e6)).astype(np.int64)
-            gy = np.floor(np.clip(fy, -1.0, 1e6)).astype(np.int64)
-            w = np.concatenate(dep.w)
-            ok = np.isfinite(w) & (gx >= 0) & (gx < detector.nx) & (gy >= 0) & (gy < detector.ny) & (w > 0)
-            light = np.bincount(ev[ok] * detector.n_pixels + gx[ok] * detector.ny + gy[ok], weights=w[ok],
-                                minlength=n_events * detector.n_pixels)
-        # Poisson per fibre, drawn for both detectors so the stream does not depend on the request
-        out[detector.name] = rng.poisson(light).reshape(n_events, detector.nx, detector.ny)
+    # Poisson per fibre, drawn for both detectors so the random stream does not depend on the request
+    out = {dep.det.name: rng.poisson(dep.light).reshape(n_events, dep.det.nx, dep.det.ny) for dep in deps}
     return {k: v for k, v in out.items() if k in detectors}, mu

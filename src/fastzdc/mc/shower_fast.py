@@ -10,7 +10,7 @@ Hadron (energy E, impact x, y, detector ZN or ZP):
    Gamma(a, X0/b) or hadronic term Gamma(a, lambda/d)); the light is scaled by the Bock containment
    from z1 to the back face (longitudinal leakage; late starts give the low-side tail);
 5. centre = impact + r (cos phi, sin phi), r ~ mixture of Exp(scale_j lambda) widened by
-   sqrt(1 + d/lambda); GFlash radial profile at tau = 1 (R_C, R_T, p);
+   sqrt(1 + gain d/lambda); GFlash radial profile (R_C, R_T, p) at a fixed tau (ZN 1.0, ZP 0.6);
 6. non-EM light ``h/e (1 - f) E`` x Bock containment, one broad GFlash-form component;
 7. light = ``yield_em`` x energy; photo-statistics negative binomial (Fano factor), see render.py.
 

@@ -1,10 +1,12 @@
 """Upstream spray and ZN <-> ZP cross-talk light (shared by both modes), physics.md §4.3 steps 5-6.
 
 * **Spray**: a particle that interacts before the ZDC delivers a fraction ``u ~ Beta(a, b)`` of its
-  energy as EM-like light, ``spray_yield * u * E``, in 1-4 blobs (GFlash-form radius U(1, 3) cm) whose
-  centres are the (clipped) impact point smeared by N(0, sigma) (2.5 cm near the ZDC, ``spray_far_sigma``
-  far upstream), plus 10 % in one broad (R = 10 cm) component. A blob feeds the detector on whose side of
-  x = 8.3 cm (half-way between ZN and ZP) its centre falls, with that detector's yield.
+  energy as EM-like light, ``spray_yield * u * E``, in 1-4 blobs (GFlash-form radius
+  U(``spray_blob_radius_cm``)) whose centres are the (clipped) impact point smeared by N(0, sigma)
+  (2.5 cm near the ZDC, ``spray_far_sigma_cm`` far upstream), plus a fraction ``spray_broad_frac`` in one
+  broad (R = 10 cm) component. Near losses (inside the aperture: pipes and chamber just in front of the
+  ZDC, or failed transmission) use the harder ``spray_near_u`` law. A blob feeds the detector on whose
+  side of x = 8.3 cm (half-way between ZN and ZP) its centre falls, with that detector's yield.
 * **Cross-talk**: every direct shower leaks ``eps ~ LogNormal(ln eps0, 0.8)`` of its light into the other
   detector, as a blob hugging the facing edge (ZP low-x columns / ZN high-x columns).
 """
@@ -24,7 +26,7 @@ N_BLOBS = 4
 
 def add_spray(comp: Components, arr: Arrivals, sel: np.ndarray, loss: np.ndarray, rng: np.random.Generator,
               params: MCParams, grp0: int) -> int:
-    """Add spray components for arrivals ``sel``; ``loss`` marks failed transmissions (harder u). Returns next group id."""
+    """Add spray components for arrivals ``sel`` (near losses: harder u). Returns the next group id."""
     idx = np.flatnonzero(sel)
     n = len(idx)
     if n == 0:
@@ -75,5 +77,6 @@ def add_crosstalk(comp: Components, evt: np.ndarray, det: np.ndarray, y: np.ndar
     own_yield = np.where(det == 0, params.yield_em_zn, params.yield_em_zp)
     mu = eps * mu_main * other_yield / own_yield
     r = np.full(n, params.xtalk_radius_cm)
-    comp.add(evt=evt, det=other.astype(np.int8), grp=grp0 + np.arange(n), cx=cx, cy=cy, mu=mu, r1=r, r2=r, p1=np.ones(n))
+    comp.add(evt=evt, det=other.astype(np.int8), grp=grp0 + np.arange(n), cx=cx, cy=cy, mu=mu, r1=r, r2=r,
+             p1=np.ones(n))
     return grp0 + n
