@@ -97,3 +97,12 @@ def test_demo_quick_smoke(cli, tmp_path):
     assert len(floors) == 2 and all(r["w_mean"] > 0 for r in floors)
     saved = json.loads((tmp_path / "demo" / "results.json").read_text())
     assert saved["results"] == obj["results"]
+
+
+def test_mc_calibrate_cli_passes(cli):
+    res = cli("mc", "calibrate", "-n", "20000", "--json")
+    obj = res.json()
+    assert res.code == 0 and obj["all_passed"] is True
+    names = " ".join(r["name"] for r in obj["rows"])
+    assert "ZP empty fraction" in names and len(obj["rows"]) >= 20
+    assert cli("mc", "calibrate", "-n", "10").code == 2
