@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -85,14 +83,9 @@ def test_evaluate_generator_oracle_is_perfect():
     assert row.time_per_sample_ms >= 0
 
 
-def test_metrics_for_300k_responses_take_seconds():
+def test_channel_sums_chunking_is_exact():
+    """Large inputs are summed in chunks; chunk boundaries must not change the result."""
     rng = np.random.default_rng(0)
-    sums_ref = rng.exponential(50, (60_000, 5))
-    sums_gen = rng.exponential(55, (300_000, 5))
-    t0 = time.perf_counter()
-    wasserstein_per_channel(np.tile(sums_ref, (5, 1)), sums_gen)
-    mae_per_channel(np.tile(sums_ref, (5, 1)), sums_gen)
-    imgs = rng.poisson(0.05, (30_000, 44, 44)).astype(np.uint16)
-    ZN.channel_sums(imgs)
-    per_img = (time.perf_counter() - t0)
-    assert per_img < 10.0  # channel sums of 300k images extrapolate to well under a minute
+    imgs = rng.poisson(0.3, (101, 44, 44)).astype(np.uint16)
+    np.testing.assert_array_equal(ZN.channel_sums(imgs, chunk=7), ZN.channel_sums(imgs))
+    assert ZN.channel_sums(imgs).sum() == imgs.sum()

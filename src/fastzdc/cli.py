@@ -209,7 +209,7 @@ def generate(
     steps: Annotated[int | None, typer.Option(help="Sampling steps (default: the checkpoint's).")] = None,
     method: Annotated[str | None, typer.Option(help="ODE solver: euler, midpoint or heun.")] = None,
     batch_size: Annotated[int, typer.Option(help="Samples per network call.")] = 4096,
-    seed: Annotated[int, typer.Option(help="Random seed: same seed and batch size, same output.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same responses (any batch size).")] = 0,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
     json_out: JsonOpt = False,
 ) -> None:

@@ -72,6 +72,7 @@ class ResultRow:
     """paired MAE per channel [photons]"""
     mae_div5: float
     """``mae / 5``: the published implementation's normalisation"""
+    mae_per_channel: list[float]
     rmse: float
     n_test: int
     n_rep: int
@@ -106,6 +107,7 @@ def compare_counts(
         "w_per_channel": w.tolist(),
         "mae": float(mae.mean()),
         "mae_div5": float(mae.mean() / N_CHANNELS),
+        "mae_per_channel": mae.tolist(),
         "rmse": float(np.sqrt(rmse_sq)),
     }
 
@@ -140,7 +142,7 @@ def evaluate_generator(
         n_params=int(getattr(generator, "n_params", 0)),
         time_per_sample_ms=1e3 * elapsed / max(len(tiled), 1),
         batch_size=batch_size,
-        device=str(device or "cpu"),
+        device=str(device or getattr(generator, "device", None) or "cpu"),
         precision=str(getattr(generator, "precision", "float32")),
         **scores,
     )

@@ -84,20 +84,23 @@ def simulate_to_files(
         if fmt == "npz":
             check_writable(pair_paths(p)[1])
 
+    params = mc.default_params()
     if conditions_file is not None:
         conditions, pdgid = load_conditions(conditions_file)
-        total = len(conditions) * repeat
-        source = {"conditions": conditions, "pdgid": pdgid}
         if keep_nonempty_only is None:
             keep_nonempty_only = False
     else:
         if n is None or n < 1:
             raise FastZDCError(f"-n must be a positive number of events, got {n}")
-        total = n * repeat if repeat > 1 else n
-        source = {"n": n}
+        conditions = pdgid = None
         if keep_nonempty_only is None:
             keep_nonempty_only = True
-    params = mc.default_params()
+        if repeat > 1:  # first the n distinct particles (kept by the filter if on), then K draws of each
+            parts = list(mc.iter_simulate(n=n, detectors=("zn",), seed=seed, params=params,
+                                          keep_nonempty_only=keep_nonempty_only, batch_size=batch_size))
+            conditions = np.concatenate([b.conditions for b in parts])
+            pdgid = np.concatenate([b.pdgid for b in parts])
+    total = n if conditions is None else len(conditions) * repeat
     attrs = {
         "generator": mc.GENERATOR_NAME,
         "generator_mode": mode,
@@ -108,16 +111,15 @@ def simulate_to_files(
         "repeat": repeat,
         "o2_filter": bool(keep_nonempty_only),
     }
-    batches = mc.iter_simulate(
-        **source,
-        detectors=tuple(detectors),
-        mode=mode,
-        seed=seed,
-        params=params,
-        repeat=repeat,
-        keep_nonempty_only=keep_nonempty_only,
-        batch_size=batch_size,
-    )
+    if conditions is None:
+        batches = mc.iter_simulate(n=n, detectors=tuple(detectors), mode=mode, seed=seed, params=params,
+                                   keep_nonempty_only=keep_nonempty_only, batch_size=batch_size)
+    elif repeat > 1 and keep_nonempty_only:
+        batches = _repeated_nonempty(conditions, pdgid, repeat, detectors, mode, seed, params, batch_size)
+    else:
+        batches = mc.iter_simulate(conditions=conditions, pdgid=pdgid, detectors=tuple(detectors), mode=mode,
+                                   seed=seed, params=params, repeat=repeat, keep_nonempty_only=keep_nonempty_only,
+                                   batch_size=batch_size)
     counts = {d: 0 for d in detectors}
     label = f"simulate {'+'.join(d.upper() for d in detectors)} ({mode})"
     if fmt == "h5":
@@ -151,6 +153,19 @@ def simulate_to_files(
             "params_hash": attrs["params_hash"], "o2_filter": bool(keep_nonempty_only)}
 
 
+def _repeated_nonempty(conditions, pdgid, repeat, detectors, mode, seed, params, batch_size):
+    """K responses per condition, each drawn given that O2's filter keeps it (groups stay complete)."""
+    from . import mc
+
+    rows = max(1, batch_size // repeat)
+    for k, start in enumerate(range(0, len(conditions), rows)):
+        cond = np.repeat(conditions[start : start + rows], repeat, axis=0)
+        pdg = np.repeat(pdgid[start : start + rows], repeat)
+        sub_seed = int(np.random.SeedSequence([seed, 0xC0FFEE, k]).generate_state(1)[0])
+        resp = mc.simulate_nonempty(cond, pdg, detectors=tuple(detectors), mode=mode, seed=sub_seed, params=params)
+        yield mc.SimBatch(cond, pdg, resp)
+
+
 def convert_file(src: str | Path, dst: str | Path) -> dict[str, Any]:
     """npz pair <-> HDF5 (or HDF5 -> HDF5 / npz -> npz re-write), validating the input fully."""
     ds = load_dataset(src)
@@ -171,8 +186,11 @@ def split_file(path: str | Path, out_dir: str | Path) -> dict[str, Any]:
     from .data import StandardScaler, published_split, write_h5
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     ds = load_dataset(path)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise FastZDCError(f"cannot create the output folder ({err.strerror})", out_dir) from None
     sp = published_split(len(ds))
     rows = {}
     for part in ("train", "val", "test"):
@@ -201,7 +219,7 @@ def generate_to_file(
     """Generate one response per condition row with a trained model and stream them to HDF5.
 
     Memory stays bounded by ``chunk`` rows; the noise of chunk k comes from seed ``(seed, k)``, so the
-    same seed and batch size give the same file.
+    same seed gives the same responses whatever the batch size.
     """
     import time
 
@@ -267,10 +285,11 @@ def evaluate_models(
     if max_rows and len(ds) > max_rows:
         ds = ds.subset(slice(0, max_rows))
     gens: list[tuple[Any, bool]] = []
-    if floor:
-        from .mc import MonteCarloGenerator
-
-        gens.append((MonteCarloGenerator(ds.detector, mode="fast"), True))
+    notes: list[str] = []
+    if floor and ds.synthetic:
+        gens.append((floor_generator(ds), True))
+    elif floor:
+        notes.append("no floor row: the data are not the stand-in, and the Monte Carlo cannot re-simulate them")
     for m in models:
         g = load_generator(m, steps=steps, method=method)
         if g.detector.name != ds.detector.name:
@@ -279,11 +298,27 @@ def evaluate_models(
     rows = []
     for k, (g, is_floor) in enumerate(gens):
         with progress_bar(f"{g.name}: {n_rep} x {len(ds)} samples", None, progress):
-            row, _ = evaluate_generator(g, ds.conditions, ds.responses, n_rep=n_rep, seed=seed + 1 + k, batch_size=batch_size)
+            gseed = FLOOR_SEED_OFFSET + seed if is_floor else seed + 1 + k
+            row, _ = evaluate_generator(g, ds.conditions, ds.responses, n_rep=n_rep, seed=gseed, batch_size=batch_size)
         if is_floor:
             row.name = f"original data (MC re-simulation, {g.name})"
             row.extra["is_floor"] = True
         else:
             row.extra["sampler"] = dict(g.sampler)
         rows.append(row.to_dict())
-    return {"data": str(data), "synthetic": ds.synthetic, "rows_evaluated": len(ds), "n_rep": n_rep, "results": rows}
+    return {"data": str(data), "synthetic": ds.synthetic, "rows_evaluated": len(ds), "n_rep": n_rep, "results": rows,
+            "notes": notes}
+
+
+FLOOR_SEED_OFFSET = 1_000_000_007
+"""The floor's seed is offset so that it never replays the random stream that wrote a data file."""
+
+
+def floor_generator(ds: Dataset) -> Any:
+    """The "original data" floor for a stand-in dataset: the Monte Carlo in the file's mode, drawing each
+    response given O2's filter when the file was filtered (otherwise the floor would be biased high)."""
+    from .mc import MonteCarloGenerator
+
+    mode = str(ds.attrs.get("generator_mode", "fast"))
+    return MonteCarloGenerator(ds.detector, mode=mode if mode in ("fast", "detailed") else "fast",
+                               nonempty=bool(ds.attrs.get("o2_filter", False)))

@@ -6,7 +6,10 @@ Layout (format version 1)::
     /responses    (N, nx, ny) uint16 or uint32 photon counts, first axis = x
     /pdgid        (N,)        int32
     attrs: format="fastzdc-dataset", format_version, detector, feature_names, feature_units,
-           generator, synthetic (bool), seed, params_hash, code_version, created (UTC ISO time)
+           generator, synthetic (bool), seed, params_hash, code_version
+
+No creation time is stored (and HDF5 object times are off), so the same inputs give a byte-identical
+file.
 
 Datasets are gzip(level 1)+shuffle compressed in chunks of 256 rows and resizable along the first
 axis, so generation can stream into a file (:class:`H5Writer`). Files are written under a temporary
@@ -15,7 +18,6 @@ name and renamed on success.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,7 +74,7 @@ class H5Writer:
         f = h5py.File(tmp, "w")
         self._file = f
         nx, ny = self.detector.shape
-        comp = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+        comp = {"compression": "gzip", "compression_opts": 1, "shuffle": True, "track_times": False}
         f.create_dataset("conditions", (0, N_FEATURES), np.float32, maxshape=(None, N_FEATURES), chunks=(CHUNK_ROWS, N_FEATURES), **comp)
         f.create_dataset("responses", (0, nx, ny), self.dtype, maxshape=(None, nx, ny), chunks=(CHUNK_ROWS, nx, ny), **comp)
         f.create_dataset("pdgid", (0,), np.int32, maxshape=(None,), chunks=(CHUNK_ROWS * 16,), **comp)
@@ -87,7 +89,6 @@ class H5Writer:
             "seed": -1,
             "params_hash": "",
             "code_version": __version__,
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
         base.update(self.attrs)
         for key, value in base.items():

@@ -110,9 +110,16 @@ def _save_npz(path: Path, array: np.ndarray) -> None:
 def write_npz_pair(dataset: Dataset, responses_path: str | Path, particles_path: str | Path | None = None) -> tuple[Path, Path]:
     """Write ``dataset`` as an ALICE ML pair (particles = 9 features + PDG id as float64).
 
+    ``out.npz`` (a name with neither "responses" nor "particles") becomes ``out_responses.npz`` +
+    ``out_particles.npz``; the written paths are returned.
+
     Both files are written under temporary names and renamed only when both are complete.
     """
-    r_path, p_path = pair_paths(responses_path)
+    r_path = Path(responses_path)
+    if particles_path is None and "responses" not in r_path.name and "particles" not in r_path.name:
+        stem = r_path.name[: -len(".npz")] if r_path.name.endswith(".npz") else r_path.name
+        r_path = r_path.with_name(f"{stem}_responses.npz")  # so that either file finds its partner by name
+    r_path, p_path = pair_paths(r_path)
     if particles_path is not None:
         r_path, p_path = Path(responses_path), Path(particles_path)
     particles = np.concatenate(

@@ -16,7 +16,7 @@ from .calibrate import CalibrationRow, calibrate, format_table
 from .generator import MonteCarloGenerator
 from .params import MCParams, default_params, from_dict, params_hash, to_dict
 from .particles import sample_particles
-from .simulate import GENERATOR_NAME, SimBatch, iter_simulate, simulate
+from .simulate import GENERATOR_NAME, SimBatch, iter_simulate, simulate, simulate_nonempty
 
 __all__ = [
     "GENERATOR_NAME",
@@ -32,5 +32,6 @@ __all__ = [
     "params_hash",
     "sample_particles",
     "simulate",
+    "simulate_nonempty",
     "to_dict",
 ]

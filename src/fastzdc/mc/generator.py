@@ -1,7 +1,8 @@
 """The Monte Carlo as a project Generator: ``generate(conditions) -> counts`` like every trained model.
 
 Evaluating it like a model gives the "original data" floor (a second, independent response of the same
-primaries). No filtering: one response per condition row.
+primaries). One response per condition row; with ``nonempty=True`` each row is drawn given that O2's
+filter keeps it (re-drawn while ZN and ZP are both empty), which is what a filtered dataset holds.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 from ..detector import Detector, get_detector
 from ..errors import FastZDCError
 from .params import MCParams, default_params
-from .simulate import MODES, iter_simulate, validate_conditions
+from .simulate import MODES, iter_simulate, simulate_nonempty, validate_conditions
 
 
 class MonteCarloGenerator:
@@ -22,13 +23,15 @@ class MonteCarloGenerator:
 
     n_params: int = 0
 
-    def __init__(self, detector: str | Detector = "zn", mode: str = "fast", params: MCParams | None = None) -> None:
+    def __init__(self, detector: str | Detector = "zn", mode: str = "fast", params: MCParams | None = None,
+                 nonempty: bool = False) -> None:
         if mode not in MODES:
             raise FastZDCError(f"unknown MC mode {mode!r}; choose 'fast' or 'detailed'")
         self.detector: Detector = get_detector(detector)
         self.mode = mode
         self.params = params or default_params()
-        self.name = f"mc-{mode}"
+        self.nonempty = nonempty
+        self.name = f"mc-{mode}" + ("-filtered" if nonempty else "")
 
     def generate(
         self, conditions: np.ndarray, *, seed: int | None = None, batch_size: int = 8192, device=None
@@ -40,6 +43,9 @@ class MonteCarloGenerator:
         cond = validate_conditions(conditions)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**63))
+        if self.nonempty:
+            return simulate_nonempty(cond, detectors=(self.detector.name,), mode=self.mode, seed=seed,
+                                     params=self.params, batch_size=batch_size)[self.detector.name]
         out = np.empty((cond.shape[0], *self.detector.shape), dtype=np.uint16)
         pos = 0
         for b in iter_simulate(conditions=cond, detectors=(self.detector.name,), mode=self.mode, seed=seed,

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..errors import FastZDCError
 from ..nn.unet import CondUNet
-from ..sampling.ode import integrate
+from ..sampling.ode import METHODS, integrate
 from .base import ModelKind, register
 
 
@@ -47,6 +47,14 @@ class FlowMatching(ModelKind):
             attn_tokens=bool(h["attn_tokens"]),
             norm=bool(h["norm"]),
         )
+
+    def sampler_options(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        opts = super().sampler_options(overrides)
+        if opts["method"] not in METHODS:
+            raise FastZDCError(f"unknown sampler method {opts['method']!r}; choose one of: {', '.join(METHODS)}")
+        if not isinstance(opts["steps"], int) or isinstance(opts["steps"], bool) or opts["steps"] < 1:
+            raise FastZDCError(f"sampler steps must be a positive integer, got {opts['steps']!r}")
+        return opts
 
     def _sample_t(self, b: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
         h = self.hparams

@@ -11,6 +11,7 @@ import torch
 from ..data.scaler import StandardScaler
 from ..data.validate import validate_conditions
 from ..detector import Detector, get_detector
+from ..errors import FastZDCError
 from ..models import ModelKind, get_kind
 from ..nn.unet import n_params
 from ..training.checkpoint import WEIGHTS, load_config, load_tensors, load_weights_into, resolve
@@ -74,20 +75,50 @@ class ModelGenerator:
     def generate(
         self, conditions: np.ndarray, *, seed: int | None = None, batch_size: int = 4096, device: Any = None, **sampler: Any
     ) -> np.ndarray:
-        """``(N, 9)`` raw features -> ``(N, nx, ny)`` uint16 counts. The noise of batch k comes from a
-        generator seeded with ``(seed, k)``: same seed and batch size, same output."""
+        """``(N, 9)`` raw features -> ``(N, nx, ny)`` uint16 counts.
+
+        The noise of rows ``[k*B, (k+1)*B)`` (``B = NOISE_BLOCK``) comes from a CPU generator seeded with
+        ``(seed, k)``, so the same seed gives the same noise whatever the batch size or device.
+        """
+        if batch_size < 1:
+            raise FastZDCError(f"batch size must be >= 1, got {batch_size}")
         if device is not None and pick_device(device) != self.device:
             self.device = pick_device(device)
             self.net.to(self.device)
         cond = self.scaler.transform(validate_conditions(conditions))
         out = np.empty((len(cond), *self.detector.shape), np.uint16)
-        base = 0 if seed is None else int(seed)
-        for k, start in enumerate(range(0, len(cond), batch_size)):
+        noise = NoiseStream(0 if seed is None else int(seed), self.kind.noise_shape())
+        for start in range(0, len(cond), batch_size):
             c = torch.from_numpy(cond[start : start + batch_size]).to(self.device)
-            gen = torch.Generator(device=self.device).manual_seed(base * 1_000_003 + k)
-            noise = torch.randn((len(c), *self.kind.noise_shape()), generator=gen, device=self.device)
-            out[start : start + len(c)] = counts_from_log_images(self.generate_log(c, noise, **sampler))
+            z = noise.rows(start, start + len(c)).to(self.device)
+            out[start : start + len(c)] = counts_from_log_images(self.generate_log(c, z, **sampler))
         return out
+
+
+NOISE_BLOCK = 1024
+
+
+class NoiseStream:
+    """Standard-normal noise for rows ``[a, b)`` of a virtual ``(N, *shape)`` array, reproducible from
+    ``seed`` alone: block k of ``NOISE_BLOCK`` rows is drawn by ``torch.Generator().manual_seed(seed, k)``."""
+
+    def __init__(self, seed: int, shape: tuple[int, ...]) -> None:
+        self.seed = seed
+        self.shape = tuple(shape)
+        self._cache: tuple[int, torch.Tensor] | None = None
+
+    def _block(self, k: int) -> torch.Tensor:
+        if self._cache is None or self._cache[0] != k:
+            gen = torch.Generator().manual_seed((self.seed * 1_000_003 + k) % (2**63))
+            self._cache = (k, torch.randn((NOISE_BLOCK, *self.shape), generator=gen))
+        return self._cache[1]
+
+    def rows(self, a: int, b: int) -> torch.Tensor:
+        parts = []
+        for k in range(a // NOISE_BLOCK, (b - 1) // NOISE_BLOCK + 1):
+            lo, hi = max(a, k * NOISE_BLOCK), min(b, (k + 1) * NOISE_BLOCK)
+            parts.append(self._block(k)[lo - k * NOISE_BLOCK : hi - k * NOISE_BLOCK])
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 def load_generator(path: str | Path, *, device: Any = None, **sampler: Any) -> ModelGenerator:

@@ -21,7 +21,8 @@ class TrainConfig:
     """
 
     kind: str = "fm"
-    detector: str = "zn"
+    detector: str = "auto"
+    """``zn``, ``zp`` or ``auto`` (from the data file)"""
     model: dict[str, Any] = field(default_factory=dict)
     sampler: dict[str, Any] = field(default_factory=dict)
     epochs: int = 20
@@ -57,6 +58,17 @@ class TrainConfig:
         unknown = set(d) - names
         if unknown:
             raise FastZDCError(f"unknown config keys: {', '.join(sorted(unknown))}", source)
+        types = {f.name: type(f.default) if f.default is not dataclasses.MISSING else dict for f in dataclasses.fields(cls)}
+        for key, value in d.items():
+            want = types[key]
+            ok = (
+                isinstance(value, dict) if want is dict
+                else isinstance(value, (int, float)) and not isinstance(value, bool) if want is float
+                else isinstance(value, int) and not isinstance(value, bool) if want is int
+                else isinstance(value, want)
+            )
+            if not ok:
+                raise FastZDCError(f"config key {key!r} must be {want.__name__}, got {value!r}", source)
         cfg = cls(**d)
         cfg.validate(source)
         return cfg
@@ -94,7 +106,7 @@ class TrainConfig:
             (0 <= self.ema_decay < 1, "ema_decay must be in [0, 1)"),
             (self.schedule in ("onecycle", "cosine", "constant"), "schedule must be onecycle, cosine or constant"),
             (self.precision in ("auto", "float32", "bfloat16"), "precision must be auto, float32 or bfloat16"),
-            (self.detector in ("zn", "zp"), "detector must be zn or zp"),
+            (self.detector in ("zn", "zp", "auto"), "detector must be zn, zp or auto"),
             (self.val_rows >= 10, "val_rows must be >= 10"),
         ]
         for ok, msg in checks:

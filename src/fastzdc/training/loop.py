@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -92,9 +93,15 @@ def train(
         torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
     use_bf16 = cfg.precision == "bfloat16" or (cfg.precision == "auto" and device.type == "cuda")
-    detector = get_detector(cfg.detector)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise FastZDCError(f"cannot create the run folder ({err.strerror})", out) from None
+    if not os.access(out, os.W_OK):
+        raise FastZDCError("run folder is not writable", out)
 
     ds = load_dataset(data)
+    detector = ds.detector if cfg.detector == "auto" else get_detector(cfg.detector)
     if ds.detector.name != detector.name:
         raise FastZDCError(f"data are {ds.detector.name.upper()} responses, config says {detector.name.upper()}", data)
     split = published_split(len(ds))
@@ -110,8 +117,12 @@ def train(
     total = steps_per_epoch * cfg.epochs
 
     kind = get_kind(cfg.kind)(detector, cfg.model)
+    sampler = kind.sampler_options(cfg.sampler)
     torch.manual_seed(cfg.seed)
-    net = kind.build().to(device)
+    try:
+        net = kind.build().to(device)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise FastZDCError(f"invalid {cfg.kind} model options {cfg.model}: {err}") from None
     ema = copy.deepcopy(net).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
@@ -134,7 +145,7 @@ def train(
         import json
 
         st = json.loads((last / STATE_JSON).read_text())
-        if st.get("config") != cfg.to_dict() or st.get("data_sha256") != meta_data["sha256"]:
+        if _resume_key(st.get("config", {})) != _resume_key(cfg.to_dict()) or st.get("data_sha256") != meta_data["sha256"]:
             raise FastZDCError("cannot resume: config or data differ from the interrupted run", out)
         tensors = load_tensors(last / STATE)
         load_weights_into(net, {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}, last / STATE)
@@ -150,7 +161,7 @@ def train(
         "detector": detector.name,
         "name": f"{cfg.kind}-{detector.name}",
         "hparams": kind.hparams,
-        "sampler": kind.sampler_options(cfg.sampler),
+        "sampler": sampler,
         "scaler": scaler.to_dict(),
         "data": meta_data,
         "n_params": n_params(net),
@@ -158,6 +169,7 @@ def train(
     }
     t_start = time.perf_counter()
     last_epoch = cfg.epochs if not stop_after else min(cfg.epochs, state["epoch"] + stop_after)
+    prev_w = state["history"][-1]["val_w"] if state["history"] else None
     for epoch in range(state["epoch"], last_epoch):
         net.train()
         perm = np.random.default_rng([cfg.seed, epoch]).permutation(n_train)
@@ -190,9 +202,10 @@ def train(
                     torch._foreach_add_(ema_params, params, alpha=1 - d)
                 state["step"] = step + 1
                 loss_sum += float(loss.detach())
-                advance(1)
+                advance(1, f"loss {loss_sum / (b + 1):.4f}" + (f" | val W {prev_w:.3f}" if prev_w is not None else ""))
         val = validate(kind, ema, scaler, base_config["sampler"], val_cond, val_resp, device)
         state["epoch"] = epoch + 1
+        prev_w = val["val_w"]
         state["history"].append({"epoch": epoch + 1, "loss": loss_sum / steps_per_epoch, **val})
         log(f"epoch {epoch + 1}: loss {loss_sum / steps_per_epoch:.4f}, val W {val['val_w']:.3f}, val MAE {val['val_mae']:.2f}")
         metrics = {"val_w": val["val_w"], "val_mae": val["val_mae"], "epoch": epoch + 1}
@@ -229,6 +242,11 @@ def validate(kind, net, scaler, sampler, cond, resp, device) -> dict[str, float]
     net.eval()
     scores = compare_counts(kind.detector, resp, fake, n_rep=1)
     return {"val_w": scores["w_mean"], "val_mae": scores["mae"]}
+
+
+def _resume_key(cfg: dict[str, Any]) -> dict[str, Any]:
+    """What must not change for an exact resume (device and thread count may)."""
+    return {k: v for k, v in cfg.items() if k not in ("device", "threads")}
 
 
 def _optimizer_state(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
