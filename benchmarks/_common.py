@@ -19,15 +19,19 @@ def ensure_allocator_env() -> None:
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **ALLOC_ENV})
 
 
-def machine() -> str:
+def cpu_name() -> str:
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return cpu
+
+
+def machine() -> str:
+    cpu = cpu_name()
     import torch
 
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"

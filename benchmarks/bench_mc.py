@@ -23,6 +23,9 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 from fastzdc.mc import iter_simulate  # noqa: E402
 
+sys.path.insert(0, str(HERE))
+from _common import cpu_name  # noqa: E402
+
 HEADER = (
     "| date (UTC) | machine | CPUs | what | kept events | raw events simulated | seconds | kept events/s | peak RSS |\n"
     "|---|---|---:|---|---:|---:|---:|---:|---:|"
@@ -31,15 +34,7 @@ SECTION = "## fastzdc.mc (Monte Carlo stand-in) throughput"
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.system()} {platform.machine()}, {cpu}"
+    return f"{platform.system()} {platform.machine()}, {cpu_name()}"
 
 
 def peak_rss_mb() -> float:

@@ -31,6 +31,7 @@ class FlowMatching(ModelKind):
         "emb_dim": 64,
         "attn_tokens": False,
         "norm": True,
+        "cond_via": "film",
         "time_sampling": "logit-normal",
         "logit_mean": 0.0,
         "logit_std": 1.0,
@@ -46,6 +47,7 @@ class FlowMatching(ModelKind):
             emb_dim=int(h["emb_dim"]),
             attn_tokens=bool(h["attn_tokens"]),
             norm=bool(h["norm"]),
+            cond_via=str(h["cond_via"]),
         )
 
     def sampler_options(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -27,13 +27,19 @@ class SinusoidalTime(nn.Module):
 
 
 class ConditionEmbedding(nn.Module):
-    """Joint embedding of (scaled particle features, time): ``MLP([cond_mlp(c), sin(t)]) -> dim``."""
+    """Joint embedding of (scaled particle features, time): ``MLP([cond_mlp(c), sin(t)]) -> dim``.
 
-    def __init__(self, n_features: int = 9, dim: int = 64, time_dim: int = 16) -> None:
+    With ``use_cond=False`` only the time is embedded (the condition then enters elsewhere, e.g. as an
+    attention token).
+    """
+
+    def __init__(self, n_features: int = 9, dim: int = 64, time_dim: int = 16, use_cond: bool = True) -> None:
         super().__init__()
         self.time = SinusoidalTime(time_dim)
-        self.cond = nn.Sequential(nn.Linear(n_features, dim), nn.SiLU())
-        self.mix = nn.Sequential(nn.Linear(dim + time_dim, dim), nn.SiLU(), nn.Linear(dim, dim), nn.SiLU())
+        self.cond = nn.Sequential(nn.Linear(n_features, dim), nn.SiLU()) if use_cond else None
+        width = (dim if use_cond else 0) + time_dim
+        self.mix = nn.Sequential(nn.Linear(width, dim), nn.SiLU(), nn.Linear(dim, dim), nn.SiLU())
 
     def forward(self, cond: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.mix(torch.cat([self.cond(cond), self.time(t)], dim=1))
+        parts = [self.time(t)] if self.cond is None else [self.cond(cond), self.time(t)]
+        return self.mix(torch.cat(parts, dim=1))

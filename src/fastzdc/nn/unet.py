@@ -10,7 +10,8 @@ Design (cpu_performance.md: the cost of these nets sits in the full-resolution l
   embedding of the scaled particle features and the flow time (:class:`ConditionEmbedding`);
 * optionally ``attn_tokens``: one self-attention block at the lowest resolution (11x11 = 121 tokens)
   with the condition embedding appended as an extra token (the published conditioning scheme,
-  without its one-token shift).
+  without its one-token shift); with ``cond_via="token"`` the particle features enter *only* through
+  that token and FiLM carries the time alone (the published scheme; compared in benchmarks/RESULTS.md).
 
 >>> net = CondUNet(in_shape=(44, 44), widths=(8, 24, 48))
 >>> v = net(torch.zeros(2, 1, 44, 44), torch.zeros(2, 9), torch.zeros(2))
@@ -94,13 +95,20 @@ class CondUNet(nn.Module):
         in_ch: int = 1,
         attn_tokens: bool = False,
         norm: bool = True,
+        cond_via: str = "film",
     ) -> None:
         super().__init__()
+        if cond_via not in ("film", "token"):
+            raise ValueError(f"cond_via must be 'film' or 'token', got {cond_via!r}")
+        self.cond_via = cond_via
+        if cond_via == "token":
+            attn_tokens = True
+            self.cond_token = nn.Sequential(nn.Linear(n_features, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.in_shape = tuple(in_shape)
         h, w = self.in_shape
         self.pad_h, self.pad_w = (-h) % 4, (-w) % 4
         c0, c1, c2 = widths
-        self.emb = ConditionEmbedding(n_features, emb_dim)
+        self.emb = ConditionEmbedding(n_features, emb_dim, use_cond=cond_via == "film")
         self.stem = nn.Conv2d(in_ch, c0, 3, padding=1)
         self.down0 = nn.ModuleList(FiLMResBlock(c0, emb_dim, norm) for _ in range(blocks[0]))
         self.pool0 = nn.Conv2d(c0, c1, 2, stride=2)
@@ -130,7 +138,7 @@ class CondUNet(nn.Module):
         for k, blk in enumerate(self.mid):
             h2 = blk(h2, emb)
             if k == 0 and self.attn is not None:
-                h2 = self.attn(h2, emb)
+                h2 = self.attn(h2, self.cond_token(cond) if self.cond_via == "token" else emb)
         u1 = self.unpool1(h2) + h1
         for blk in self.up1:
             u1 = blk(u1, emb)
