@@ -67,7 +67,7 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, progress: b
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    n_test = 2000 if quick else 20000
+    n_test = 600 if quick else 5000
     n_rep = 5
     files: list[str] = []
     params = mc.default_params()
