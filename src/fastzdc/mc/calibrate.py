@@ -85,6 +85,8 @@ def calibrate(n: int = 50000, seed: int = 0, params: MCParams | None = None, mod
         _abs("ZP zero-pixel fraction", 0.989, 1 - zp_nz / (m * 1680), 0.005, D),
         _range("ZN max pixel", 591, zn_max, 591 / 2, 591 * 2, "[DATA] (511k events; factor 2)"),
         _range("ZP max pixel", 765, zp_max, 765 / 2, 765 * 2, "[DATA] (511k events; factor 2)"),
+        _range("ZN max photon sum", 3360, s_n.max(initial=0), 3360 / 1.5, 3360 * 1.5, "[DATA] (511k events; factor 1.5)"),
+        _range("ZP max photon sum", 2312, s_p.max(initial=0), 2312 / 1.5, 2312 * 1.5, "[DATA] (511k events; factor 1.5)"),
         _rel("energy Q1 [GeV]", 199.09, qe[0], 0.15, D),
         _rel("energy median [GeV]", 547.03, qe[1], 0.15, D),
         _rel("energy Q3 [GeV]", 1582.12, qe[2], 0.15, D),
