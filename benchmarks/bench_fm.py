@@ -35,8 +35,9 @@ def speed(model: str, cond: np.ndarray) -> list[str]:
         gen = load_generator(model)
         c = np.resize(cond, (batch if batch > 1 else 64, 9))
         n = len(c)
-        t = median_time(lambda: gen.generate(c, seed=0, batch_size=batch), repeats=3 if batch == 4096 else 5)
-        rows.append(f"| {gen.name} | {gen.sampler} | {batch} | {threads} | {1e3 * t / n:.3f} |")
+        sync = torch.cuda.synchronize if gen.device.type == "cuda" else None
+        t = median_time(lambda: gen.generate(c, seed=0, batch_size=batch), repeats=3 if batch == 4096 else 5, sync=sync)
+        rows.append(f"| {gen.name} | {gen.sampler} | {gen.device.type} | {batch} | {threads} | {1e3 * t / n:.3f} |")
     torch.set_num_threads(2)
     return rows
 
@@ -91,7 +92,7 @@ def main() -> None:
     args = ap.parse_args()
     ds = load_dataset(args.data)
     text = [f"## Flow matching {Path(args.model).name}: speed ({machine()}, float32)", "",
-            "| model | sampler | batch | threads | ms / sample |", "|---|---|---:|---:|---:|"]
+            "| model | sampler | device | batch | threads | ms / sample |", "|---|---|---|---:|---:|---:|"]
     text += speed(args.model, ds.conditions[:4096])
     print("\n".join(text), flush=True)
     if not args.no_sweep:

@@ -72,7 +72,7 @@ def simulate(
     repeat: Annotated[int, typer.Option(help="K independent responses per condition (written consecutively).")] = 1,
     conditions: Annotated[Path | None, typer.Option(help="Simulate these particles (.h5, particles .npz, .csv/.txt with 9 or 10 columns) instead of sampling.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives an identical file.")] = 0,
-    fmt: Annotated[str | None, typer.Option("--format", help="h5 or npz (default: from the --out suffix).")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="h5 (streamed) or npz (the ALICE pair; held in memory until written, so prefer h5 for millions of events). Default: from the --out suffix.")] = None,
     o2_filter: Annotated[bool | None, typer.Option("--filter/--no-filter", help="Drop events with both ZN and ZP empty, as O2 does (default: on for sampled particles, off for --conditions).")] = None,
     batch_size: Annotated[int, typer.Option(help="Events per simulation batch (memory bound).")] = 8192,
     json_out: JsonOpt = False,
