@@ -149,3 +149,15 @@ def test_config_toml_and_overrides(tmp_path):
     p.write_text("epochz = 3\n")
     with pytest.raises(FastZDCError, match="unknown config keys"):
         TrainConfig.from_toml(p)
+
+
+def test_dequantized_decoding_is_the_inverse_of_the_training_map():
+    from fastzdc.sampling.generator import counts_from_log_images
+
+    n = torch.tensor([0.0, 1.0, 2.0, 7.0, 500.0]).reshape(1, 1, 1, 5)
+    u = torch.tensor([0.0, 0.3, 0.99, 0.5, 0.01]).reshape(1, 1, 1, 5)
+    x = torch.log1p(n + u)
+    assert counts_from_log_images(x, dequantized=True).ravel().tolist() == [0, 1, 2, 7, 500]
+    assert counts_from_log_images(torch.log1p(n), dequantized=False).ravel().tolist() == [0, 1, 2, 7, 500]
+    kind = get_kind("fm")(ZN, {**TINY, "dequantize": True})
+    assert kind.dequantized and float(kind.loss(kind.build(), torch.zeros(2, 1, 44, 44), torch.zeros(2, 9), torch.Generator())) > 0

@@ -46,6 +46,11 @@ class ModelKind(ABC):
     def sample(self, net: nn.Module, cond: torch.Tensor, noise: torch.Tensor, **options: Any) -> torch.Tensor:
         """log1p images ``(B, 1, nx, ny)`` from noise of :meth:`noise_shape` and scaled conditions."""
 
+    @property
+    def dequantized(self) -> bool:
+        """True if the kind models dequantized counts ``n + U[0, 1)`` (decoded with floor, not round)."""
+        return bool(self.hparams.get("dequantize", False))
+
     def noise_shape(self) -> tuple[int, ...]:
         """Shape of one sample's noise (without the batch dimension)."""
         return (1, *self.detector.shape)

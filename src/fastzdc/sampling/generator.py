@@ -19,9 +19,11 @@ from ..training.checkpoint import WEIGHTS, load_config, load_tensors, load_weigh
 MAX_COUNT = np.iinfo(np.uint16).max
 
 
-def counts_from_log_images(x: torch.Tensor) -> np.ndarray:
-    """``(B, 1, nx, ny)`` log1p images -> ``(B, nx, ny)`` uint16 counts: ``round(exp(max(x, 0)) - 1)``."""
-    counts = torch.expm1(x.float().clamp_min(0.0)).round_().clamp_(0, MAX_COUNT)
+def counts_from_log_images(x: torch.Tensor, dequantized: bool = False) -> np.ndarray:
+    """``(B, 1, nx, ny)`` log1p images -> ``(B, nx, ny)`` uint16 counts: ``round(exp(max(x, 0)) - 1)``,
+    or ``floor(...)`` for a model trained on dequantized counts ``n + U[0, 1)``."""
+    counts = torch.expm1(x.float().clamp_min(0.0))
+    counts = (counts.floor_() if dequantized else counts.round_()).clamp_(0, MAX_COUNT)
     return counts[:, 0].to(torch.int32).cpu().numpy().astype(np.uint16)
 
 
@@ -91,7 +93,7 @@ class ModelGenerator:
         for start in range(0, len(cond), batch_size):
             c = torch.from_numpy(cond[start : start + batch_size]).to(self.device)
             z = noise.rows(start, start + len(c)).to(self.device)
-            out[start : start + len(c)] = counts_from_log_images(self.generate_log(c, z, **sampler))
+            out[start : start + len(c)] = counts_from_log_images(self.generate_log(c, z, **sampler), self.kind.dequantized)
         return out
 
 
