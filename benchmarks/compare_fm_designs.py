@@ -39,6 +39,7 @@ DESIGNS = {
     "FiLM 8-24-48, no GroupNorm": {"widths": [8, 24, 48], "norm": False},
     "FiLM + attention token": {"widths": [8, 24, 48], "attn_tokens": True},
     "attention token only (published scheme)": {"widths": [8, 24, 48], "cond_via": "token"},
+    "FiLM 8-24-48 + dequantization": {"widths": [8, 24, 48], "dequantize": True},
 }
 
 
