@@ -62,8 +62,15 @@ class ModelGenerator:
         self.name = name or kind.kind
         self.precision = precision
         self.device = pick_device(device)
-        self.net.to(self.device)
+        self._place()
         self.n_params = n_params(net)
+
+    def _place(self) -> None:
+        """Move the network to the device; on CPU keep its weights channels_last (measured 1.2x faster
+        for these FiLM UNets at batch 256, benchmarks/RESULTS.md)."""
+        self.net.to(self.device)
+        if self.device.type == "cpu":
+            self.net.to(memory_format=torch.channels_last)
 
     @torch.no_grad()
     def generate_log(self, cond_scaled: torch.Tensor, noise: torch.Tensor, **sampler: Any) -> torch.Tensor:
@@ -86,7 +93,7 @@ class ModelGenerator:
             raise FastZDCError(f"batch size must be >= 1, got {batch_size}")
         if device is not None and pick_device(device) != self.device:
             self.device = pick_device(device)
-            self.net.to(self.device)
+            self._place()
         cond = self.scaler.transform(validate_conditions(conditions))
         out = np.empty((len(cond), *self.detector.shape), np.uint16)
         noise = NoiseStream(0 if seed is None else int(seed), self.kind.noise_shape())
