@@ -1,12 +1,13 @@
 """``fastzdc demo``: the README's main job, end to end on stand-in data.
 
 1. simulate a stand-in test set (ZN and ZP, O2 filter) with the parametric Monte Carlo -- SYNTHETIC;
-2. evaluate every available generator on it, with the published protocol (5 generations per test
-   condition, pooled); the first row of each detector is the "original data" floor: an independent
-   re-simulation of the same test particles by the Monte Carlo;
+2. evaluate the floor and every shipped model on it (:func:`fastzdc.workflows.score_generators`, the
+   published protocol: 5 generations per test condition, pooled); the first row of each detector is
+   the "original data" floor: an independent re-simulation of the same test particles by the Monte
+   Carlo, drawn given O2's filter;
 3. write results.json / results.csv and return the table.
 
-Later stages (trained models, HTML report) plug in through :func:`available_generators`.
+New models plug in by shipping a checkpoint under ``weights/`` (:func:`shipped_generators`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ import numpy as np
 from ._atomic import atomic_write_text
 from .data import Dataset, write_h5
 from .detector import get_detector
-from .metrics import evaluate_generator
 from .progress import progress_bar
-from .workflows import FLOOR_SEED_OFFSET
+from .workflows import floor_generator, score_generators
 
 
 def _weights_dir() -> Path:
@@ -53,13 +53,11 @@ DEMO_SEED_OFFSET = 2_000_003
 simulated with a small seed (the shipped weights were trained on seed 1)."""
 
 
-def available_generators(detector: str) -> list[Any]:
-    """Generators evaluated by the demo: the Monte Carlo floor first, then every shipped model."""
-    from .mc import MonteCarloGenerator
+def shipped_generators(detector: str) -> list[Any]:
+    """Every shipped model of ``detector`` as a Generator (evaluated by the demo after the floor)."""
     from .sampling.generator import load_generator
 
-    floor = MonteCarloGenerator(detector, mode="fast", nonempty=True)
-    return [floor, *(load_generator(p) for p in shipped_checkpoints(detector))]
+    return [load_generator(p) for p in shipped_checkpoints(detector)]
 
 
 def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, progress: bool = True) -> dict[str, Any]:
@@ -88,14 +86,8 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, progress: b
         path = out / f"test_{d}.h5"
         write_h5(ds, path)
         files.append(path.name)
-        for k, gen in enumerate(available_generators(d)):
-            with progress_bar(f"{d.upper()} {gen.name}: {n_rep} x {len(ds)} samples", None, progress):
-                gseed = FLOOR_SEED_OFFSET + seed if k == 0 else seed + 1 + k
-                row, _ = evaluate_generator(gen, ds.conditions, ds.responses, n_rep=n_rep, seed=gseed)
-            if k == 0:
-                row.name = f"original data (MC re-simulation, {gen.name})"
-                row.extra["is_floor"] = True
-            results.append(row.to_dict())
+        gens = [(floor_generator(ds), True), *((g, False) for g in shipped_generators(d))]
+        results += score_generators(ds, gens, n_rep=n_rep, seed=seed, progress=progress)
     atomic_write_text(out / "results.json", json.dumps({"synthetic": True, "results": results}, indent=2) + "\n")
     atomic_write_text(out / "results.csv", _csv(results))
     files += ["results.json", "results.csv"]

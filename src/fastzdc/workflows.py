@@ -276,7 +276,6 @@ def evaluate_models(
     pooled). With ``floor`` the Monte Carlo re-simulates the same test particles first: the
     "original data" row every model is measured against (meaningful for stand-in data, whose
     generator is this Monte Carlo)."""
-    from .metrics import evaluate_generator
     from .sampling.generator import load_generator
 
     if n_rep < 1:
@@ -295,19 +294,31 @@ def evaluate_models(
         if g.detector.name != ds.detector.name:
             raise FastZDCError(f"model is for {g.detector.name.upper()}, data are {ds.detector.name.upper()}", m)
         gens.append((g, False))
+    rows = score_generators(ds, gens, n_rep=n_rep, seed=seed, batch_size=batch_size, progress=progress)
+    return {"data": str(data), "synthetic": ds.synthetic, "rows_evaluated": len(ds), "n_rep": n_rep, "results": rows,
+            "notes": notes}
+
+
+def score_generators(
+    ds: Dataset, gens: list[tuple[Any, bool]], *, n_rep: int, seed: int, batch_size: int = 4096, progress: bool = True
+) -> list[dict[str, Any]]:
+    """Result rows for ``(generator, is_floor)`` pairs on one test set: the published protocol
+    (``n_rep`` pooled generations per condition). The floor row is named "original data" and draws
+    from an offset seed; model rows record their sampler."""
+    from .metrics import evaluate_generator
+
     rows = []
     for k, (g, is_floor) in enumerate(gens):
-        with progress_bar(f"{g.name}: {n_rep} x {len(ds)} samples", None, progress):
+        with progress_bar(f"{ds.detector.name.upper()} {g.name}: {n_rep} x {len(ds)} samples", None, progress):
             gseed = FLOOR_SEED_OFFSET + seed if is_floor else seed + 1 + k
             row, _ = evaluate_generator(g, ds.conditions, ds.responses, n_rep=n_rep, seed=gseed, batch_size=batch_size)
         if is_floor:
             row.name = f"original data (MC re-simulation, {g.name})"
             row.extra["is_floor"] = True
         else:
-            row.extra["sampler"] = dict(g.sampler)
+            row.extra["sampler"] = dict(getattr(g, "sampler", {}))
         rows.append(row.to_dict())
-    return {"data": str(data), "synthetic": ds.synthetic, "rows_evaluated": len(ds), "n_rep": n_rep, "results": rows,
-            "notes": notes}
+    return rows
 
 
 FLOOR_SEED_OFFSET = 1_000_000_007

@@ -64,7 +64,7 @@ def lr_at(cfg: TrainConfig, step: int, total: int) -> float:
 
 
 def _log1p_batch(resp: np.ndarray, idx: np.ndarray, device: torch.device) -> torch.Tensor:
-    x = torch.from_numpy(resp[np.sort(idx)].astype(np.float32))
+    x = torch.from_numpy(resp[idx].astype(np.float32))
     return torch.log1p(x)[:, None].to(device)
 
 
@@ -177,9 +177,9 @@ def train(
         desc = f"{cfg.kind}-{detector.name} epoch {epoch + 1}/{cfg.epochs}"
         with progress_bar(desc, steps_per_epoch, progress) as advance:
             for b in range(steps_per_epoch):
-                idx = perm[b * bs : (b + 1) * bs]
+                idx = np.sort(perm[b * bs : (b + 1) * bs])  # sorted: contiguous-ish reads, same rows
                 x = _log1p_batch(resp, idx, device)
-                c = cond[np.sort(idx)].to(device)
+                c = cond[idx].to(device)
                 step = state["step"]
                 gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + step)
                 for group in opt.param_groups:
