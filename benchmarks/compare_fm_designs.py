@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import append_results, ensure_allocator_env, machine, median_time  # noqa: E402
+from fm_designs import FM_DESIGNS  # noqa: E402
 
 ensure_allocator_env()
 
@@ -32,15 +33,7 @@ from fastzdc.training.config import TrainConfig  # noqa: E402
 from fastzdc.training.loop import train  # noqa: E402
 from fastzdc.workflows import FLOOR_SEED_OFFSET, floor_generator  # noqa: E402
 
-DESIGNS = {
-    "FiLM 8-24-48 (default)": {"widths": [8, 24, 48]},
-    "FiLM 6-16-32": {"widths": [6, 16, 32]},
-    "FiLM 8-32-64": {"widths": [8, 32, 64]},
-    "FiLM 8-24-48, no GroupNorm": {"widths": [8, 24, 48], "norm": False},
-    "FiLM + attention token": {"widths": [8, 24, 48], "attn_tokens": True},
-    "attention token only (published scheme)": {"widths": [8, 24, 48], "cond_via": "token"},
-    "FiLM 8-24-48 + dequantization": {"widths": [8, 24, 48], "dequantize": True},
-}
+DESIGNS = {label: model for label, model in FM_DESIGNS.values()}
 
 
 def main() -> None:

@@ -126,7 +126,9 @@ def train(
     ema = copy.deepcopy(net).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay,
+                            fused=device.type == "cuda")
+    check_every = 1 if device.type == "cpu" else 32
 
     meta_data = {
         "path": str(data),
@@ -173,24 +175,33 @@ def train(
     for epoch in range(state["epoch"], last_epoch):
         net.train()
         perm = np.random.default_rng([cfg.seed, epoch]).permutation(n_train)
-        loss_sum = 0.0
+        loss_sum = torch.zeros((), device=device)
+        shown = 0
         desc = f"{cfg.kind}-{detector.name} epoch {epoch + 1}/{cfg.epochs}"
         with progress_bar(desc, steps_per_epoch, progress) as advance:
             for b in range(steps_per_epoch):
                 idx = np.sort(perm[b * bs : (b + 1) * bs])  # sorted: contiguous-ish reads, same rows
                 x = _log1p_batch(resp, idx, device)
-                c = cond[idx].to(device)
+                c = cond[idx].to(device, non_blocking=True)
                 step = state["step"]
                 gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + step)
                 for group in opt.param_groups:
                     group["lr"] = lr_at(cfg, step, total)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                     loss = kind.loss(net, x, c, gen)
-                if not torch.isfinite(loss):
-                    raise FastZDCError(
-                        f"training stopped: loss is {loss.item()} at epoch {epoch + 1}, step {step}; "
-                        f"the last good checkpoint is kept in {out / 'last'}"
-                    )
+                loss_sum += loss.detach()
+                # reading the loss waits for the device: every step on CPU (before the update, so a
+                # NaN never reaches the weights), every `check_every` steps on a GPU
+                if (b + 1) % check_every == 0 or b == steps_per_epoch - 1:
+                    mean_loss = float(loss_sum) / (b + 1)
+                    if not math.isfinite(mean_loss):
+                        raise FastZDCError(
+                            f"training stopped: loss is {float(loss.detach())} at epoch {epoch + 1}, step {step}; "
+                            f"the last good checkpoint is kept in {out / 'last'}"
+                        )
+                    info = f"loss {mean_loss:.4f}" + (f" | val W {prev_w:.3f}" if prev_w is not None else "")
+                    advance(b + 1 - shown, info)
+                    shown = b + 1
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.grad_clip > 0:
@@ -201,8 +212,7 @@ def train(
                     torch._foreach_mul_(ema_params, d)
                     torch._foreach_add_(ema_params, params, alpha=1 - d)
                 state["step"] = step + 1
-                loss_sum += float(loss.detach())
-                advance(1, f"loss {loss_sum / (b + 1):.4f}" + (f" | val W {prev_w:.3f}" if prev_w is not None else ""))
+        loss_sum = float(loss_sum)
         val = validate(kind, ema, scaler, base_config["sampler"], val_cond, val_resp, device)
         state["epoch"] = epoch + 1
         prev_w = val["val_w"]
