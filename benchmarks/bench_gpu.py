@@ -9,7 +9,7 @@ GPU-resident pipeline pays) and, for the checkpoint's default sampler, the whole
 Speed does not depend on the weight values, so designs are timed with random weights. Median of
 repeats after warm-up, with ``torch.cuda.synchronize``. CUDA graphs: the whole solve (every step)
 captured once per batch size and replayed. ``--compile``: also ``torch.compile`` of the velocity
-network (mode max-autotune-no-cudagraphs) inside a CUDA graph, for the default design only.
+network (default mode, static shapes) inside a CUDA graph, for the default design only.
 """
 
 from __future__ import annotations
@@ -86,6 +86,10 @@ def main() -> None:
     precisions = ["fp32", "bf16"] if device.type == "cuda" else ["fp32"]
     t0 = time.perf_counter()
     rows: list[dict] = []
+
+    def save() -> None:  # after every row: a run killed at its time limit keeps what it measured
+        if args.json:
+            Path(args.json).write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1))
     print(f"# {machine()}", flush=True)
     print("| detector | design | params | sampler | batch | precision | layout | mode | ms / sample |", flush=True)
     opts = {"steps": 4, "method": "midpoint"}
@@ -111,6 +115,7 @@ def main() -> None:
                                        method="midpoint", batch=batch, precision=prec, layout=layout, mode=mode,
                                        ms_per_sample=ms)
                             rows.append(row)
+                            save()
                             print(f"| {det} | {label} | {row['params']} | 4 midpoint | {batch} | {prec} | {layout} | "
                                   f"{mode} | {ms:.5f} |", flush=True)
             del net
@@ -128,24 +133,25 @@ def main() -> None:
                 row = dict(detector=gen.detector.name, design=Path(path).name, params=gen.n_params, batch=batch,
                            precision=prec, mode="generate() end to end", ms_per_sample=1e3 * s / n)
                 rows.append(row)
+                save()
                 print(f"| {gen.detector.name} | {path} generate() | {gen.n_params} | {gen.sampler} | {batch} | {prec} | "
                       f"nchw | end to end | {row['ms_per_sample']:.5f} |", flush=True)
     if args.compile and device.type == "cuda" and time.perf_counter() - t0 < args.budget_s:
         for det in args.detectors:
             try:
                 kind, net = build(det, FM_DESIGNS["film"][1], device)
-                cnet = torch.compile(net, mode="max-autotune-no-cudagraphs")
+                cnet = torch.compile(net, dynamic=False)
                 for batch in (4096, 65536):
                     s = time_solve(kind, cnet, opts, batch, "bf16", "graph", device)
                     row = dict(detector=det, design="film", params=n_params(net), batch=batch, precision="bf16",
                                mode="compile+graph", ms_per_sample=1e3 * s / batch)
                     rows.append(row)
+                    save()
                     print(f"| {det} | FiLM 8-24-48 compiled | {row['params']} | 4 midpoint | {batch} | bf16 | nchw | "
                           f"compile+graph | {row['ms_per_sample']:.5f} |", flush=True)
             except Exception as err:  # noqa: BLE001
                 print(f"# compile {det}: failed: {err}", flush=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1))
+    save()
 
 
 if __name__ == "__main__":
