@@ -234,18 +234,24 @@ def evaluate(
     steps: Annotated[int | None, typer.Option(help="Override the models' sampling steps.")] = None,
     method: Annotated[str | None, typer.Option(help="Override the models' ODE solver.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Folder for the HTML report (report.html), plots, results.json and results.csv.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Score models in the layout of the published Table 1 (W per channel, MAE, time per sample)."""
+    """Score models in the layout of the published Table 1 (W per channel, MAE, time per sample).
+
+    With --out: also plots (sample grids, channel-sum histograms with ratio panels, photon sum vs
+    energy, centroid maps, fidelity vs steps, time vs fidelity) in one self-contained report.html."""
     from .workflows import evaluate_models
 
     result = evaluate_models(model or [], data, n_rep=n_rep, seed=seed, floor=floor, max_rows=max_rows,
-                             steps=steps, method=method, progress=not json_out)
+                             steps=steps, method=method, progress=not json_out, out=out)
     if json_out:
         _emit_json(result)
         return
     label = "SYNTHETIC stand-in data" if result["synthetic"] else "data"
     print_result_table(result["results"], title=f"{result['rows_evaluated']} test rows x {n_rep} of {label} ({data})")
+    if result.get("report"):
+        console.print(f"report: {result['report']}")
 
 
 # --------------------------------------------------------------------------- mc calibrate
@@ -282,8 +288,9 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     json_out: JsonOpt = False,
 ) -> None:
-    """The main job: simulate a stand-in test set, evaluate the generators against the original-data
-    floor (an independent re-simulation), print the table."""
+    """The main job: simulate a stand-in test set, evaluate the shipped models against the
+    original-data floor (an independent re-simulation), print the table and write the HTML report
+    (OUT/report.html, with results.json and results.csv)."""
     from .demo import run_demo
 
     result = run_demo(out, quick=quick, seed=seed, progress=not json_out)
@@ -293,7 +300,7 @@ def demo(
     print_result_table(result["results"], title="fastzdc demo on SYNTHETIC stand-in data (not real ALICE data)")
     for note in result.get("notes", []):
         console.print(note)
-    console.print(f"outputs in {out}/ ({', '.join(result['files'])})")
+    console.print(f"outputs in {out}/: {len(result['files'])} files; open the report: {result['report']}")
 
 
 def print_result_table(rows: list[dict[str, Any]], title: str) -> None:

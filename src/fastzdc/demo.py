@@ -5,26 +5,23 @@
    published protocol: 5 generations per test condition, pooled); the first row of each detector is
    the "original data" floor: an independent re-simulation of the same test particles by the Monte
    Carlo, drawn given O2's filter;
-3. write results.json / results.csv and return the table.
+3. plot, write the HTML report (report.html) with results.json / results.csv, return the table.
 
 New models plug in by shipping a checkpoint under ``weights/`` (:func:`shipped_generators`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._atomic import atomic_write_text
 from .data import Dataset, write_h5
 from .detector import get_detector
 from .progress import progress_bar
-from .workflows import floor_generator, score_generators
+from .report import DetectorEvaluation, build_report
+from .workflows import floor_generator, score_generators, steps_sweep
 
 
 def _weights_dir() -> Path:
@@ -79,33 +76,27 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, progress: b
     pdg = np.concatenate([b.pdgid for b in parts])
     attrs = {"generator": mc.GENERATOR_NAME, "synthetic": True, "seed": DEMO_SEED_OFFSET + seed, "o2_filter": True,
              "generator_mode": "fast", "params_hash": mc.params_hash(params), "split": "demo test"}
-    results: list[dict[str, Any]] = []
+    evaluations = []
     for d in ("zn", "zp"):
         resp = np.concatenate([b.responses[d] for b in parts])
         ds = Dataset(cond, resp, pdg, get_detector(d), attrs)
         path = out / f"test_{d}.h5"
         write_h5(ds, path)
         files.append(path.name)
-        gens = [(floor_generator(ds), True), *((g, False) for g in shipped_generators(d))]
-        results += score_generators(ds, gens, n_rep=n_rep, seed=seed, progress=progress)
-    atomic_write_text(out / "results.json", json.dumps({"synthetic": True, "results": results}, indent=2) + "\n")
-    atomic_write_text(out / "results.csv", _csv(results))
-    files += ["results.json", "results.csv"]
+        models = shipped_generators(d)
+        samples: dict[str, np.ndarray] = {}
+        rows = score_generators(ds, [(floor_generator(ds), True), *((g, False) for g in models)], n_rep=n_rep,
+                                seed=seed, progress=progress, samples=samples)
+        curves = steps_sweep(ds, models, rows=300 if quick else 1000, seed=seed, progress=progress)
+        evaluations.append(DetectorEvaluation(ds.detector, ds.conditions, ds.responses, rows, samples, True, curves))
     notes = [
         "All data here is SYNTHETIC: the fastzdc.mc parametric stand-in, not GEANT and not real ALICE data.",
         "The first row per detector is the floor: an independent re-simulation of the same test particles.",
     ]
-    return {"synthetic": True, "n_test": int(len(cond)), "n_rep": n_rep, "results": results, "files": files, "notes": notes}
+    rep = build_report(out, evaluations, title="fastzdc demo: surrogates vs the Monte Carlo", notes=notes[1:])
+    files += rep["files"]
+    results = [r for e in evaluations for r in e.rows]
+    return {"synthetic": True, "n_test": int(len(cond)), "n_rep": n_rep, "results": results, "files": files,
+            "report": rep["report"], "notes": notes}
 
 
-def _csv(rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    fields = ["synthetic_data", "detector", "name", "time_per_sample_ms", "w_mean", *(f"w_ch{i}" for i in range(1, 6)), "mae", "mae_div5", "rmse", "n_params", "n_test", "n_rep", "batch_size", "device", "precision"]
-    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
-    w.writeheader()
-    for r in rows:
-        flat = dict(r, synthetic_data=True)
-        for i, v in enumerate(r["w_per_channel"], 1):
-            flat[f"w_ch{i}"] = v
-        w.writerow(flat)
-    return buf.getvalue()

@@ -271,11 +271,13 @@ def evaluate_models(
     steps: int | None = None,
     method: str | None = None,
     progress: bool = True,
+    out: str | Path | None = None,
 ) -> dict[str, Any]:
     """Score models on a test file with the published protocol (n_rep generations per condition,
     pooled). With ``floor`` the Monte Carlo re-simulates the same test particles first: the
     "original data" row every model is measured against (meaningful for stand-in data, whose
-    generator is this Monte Carlo)."""
+    generator is this Monte Carlo). With ``out``: plots, report.html, results.json and results.csv
+    there (:func:`fastzdc.report.build_report`)."""
     from .sampling.generator import load_generator
 
     if n_rep < 1:
@@ -294,31 +296,75 @@ def evaluate_models(
         if g.detector.name != ds.detector.name:
             raise FastZDCError(f"model is for {g.detector.name.upper()}, data are {ds.detector.name.upper()}", m)
         gens.append((g, False))
-    rows = score_generators(ds, gens, n_rep=n_rep, seed=seed, batch_size=batch_size, progress=progress)
-    return {"data": str(data), "synthetic": ds.synthetic, "rows_evaluated": len(ds), "n_rep": n_rep, "results": rows,
-            "notes": notes}
+    if out is not None:
+        try:
+            Path(out).mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise FastZDCError(f"cannot create the output folder ({err.strerror})", out) from None
+        check_writable(Path(out) / "report.html")
+    samples: dict[str, np.ndarray] = {}
+    rows = score_generators(ds, gens, n_rep=n_rep, seed=seed, batch_size=batch_size, progress=progress, samples=samples)
+    result = {"data": str(data), "synthetic": ds.synthetic, "rows_evaluated": len(ds), "n_rep": n_rep, "results": rows,
+              "notes": notes}
+    if out is not None:
+        from .report import DetectorEvaluation, build_report
+
+        models_only = [g for g, is_floor in gens if not is_floor]
+        curves = steps_sweep(ds, models_only, seed=seed, progress=progress) if steps is None else {}
+        ev = DetectorEvaluation(ds.detector, ds.conditions, ds.responses, rows, samples, ds.synthetic, curves)
+        result.update(build_report(out, [ev], title=f"fastzdc evaluate: {Path(data).name}", notes=notes))
+    return result
 
 
 def score_generators(
-    ds: Dataset, gens: list[tuple[Any, bool]], *, n_rep: int, seed: int, batch_size: int = 4096, progress: bool = True
+    ds: Dataset, gens: list[tuple[Any, bool]], *, n_rep: int, seed: int, batch_size: int = 4096, progress: bool = True,
+    samples: dict[str, np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
     """Result rows for ``(generator, is_floor)`` pairs on one test set: the published protocol
     (``n_rep`` pooled generations per condition). The floor row is named "original data" and draws
-    from an offset seed; model rows record their sampler."""
+    from an offset seed; model rows record their sampler. With ``samples`` (a dict), each row's first
+    repetition is stored in it under the row's name (for plots)."""
     from .metrics import evaluate_generator
 
     rows = []
     for k, (g, is_floor) in enumerate(gens):
         with progress_bar(f"{ds.detector.name.upper()} {g.name}: {n_rep} x {len(ds)} samples", None, progress):
             gseed = FLOOR_SEED_OFFSET + seed if is_floor else seed + 1 + k
-            row, _ = evaluate_generator(g, ds.conditions, ds.responses, n_rep=n_rep, seed=gseed, batch_size=batch_size)
+            row, fake = evaluate_generator(g, ds.conditions, ds.responses, n_rep=n_rep, seed=gseed, batch_size=batch_size)
         if is_floor:
             row.name = f"original data (MC re-simulation, {g.name})"
             row.extra["is_floor"] = True
         else:
             row.extra["sampler"] = dict(getattr(g, "sampler", {}))
+        if samples is not None:
+            samples["floor (MC)" if is_floor else row.name] = fake[: len(ds)]
         rows.append(row.to_dict())
     return rows
+
+
+STEPS_SWEEP = (1, 2, 4, 8)
+
+
+def steps_sweep(ds: Dataset, gens: list[Any], *, rows: int = 1000, seed: int = 0, progress: bool = True
+                ) -> dict[str, list[tuple[int, float]]]:
+    """Mean W (n_rep 1, first ``rows`` test rows) at 1, 2, 4 and 8 steps of each ODE-sampled model's
+    own solver, against network evaluations per sample: the report's fidelity-vs-steps curve."""
+    from .metrics import compare_counts
+    from .sampling.ode import evaluations
+
+    sub = ds.subset(slice(0, min(rows, len(ds))))
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for g in gens:
+        opts = dict(getattr(g, "sampler", {}))
+        if "steps" not in opts or "method" not in opts:
+            continue
+        with progress_bar(f"{ds.detector.name.upper()} {g.name}: W vs steps", len(STEPS_SWEEP), progress) as advance:
+            for s in STEPS_SWEEP:
+                fake = g.generate(sub.conditions, seed=seed + 7, steps=s)
+                w = compare_counts(ds.detector, sub.responses, fake, 1)["w_mean"]
+                curves.setdefault(g.name, []).append((evaluations(s, opts["method"]), w))
+                advance(1)
+    return curves
 
 
 FLOOR_SEED_OFFSET = 1_000_000_007

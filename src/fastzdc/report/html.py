@@ -1,0 +1,179 @@
+"""One self-contained HTML report (inline PNGs, inline CSS, no scripts, no network) plus the tables
+as results.json / results.csv, all written from the same result rows so their numbers agree.
+
+``build_report(out, evaluations)`` takes one :class:`DetectorEvaluation` per detector: the test set,
+the result rows (floor first), each generator's first-repetition samples, optional fidelity-vs-steps
+curves and optional extra fidelity measures per model (classifier AUC, FPD/KPD, ...).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from .._atomic import atomic_path, atomic_write_text
+from ..detector import Detector
+from . import plots
+
+CSV_FIELDS = ["synthetic_data", "detector", "name", "time_per_sample_ms", "w_mean", "w_over_floor",
+              *(f"w_ch{i}" for i in range(1, 6)), "mae", "mae_div5", "rmse", "n_params", "n_test", "n_rep", "batch_size",
+              "device", "precision", "auc_features", "auc_images", "fpd", "kpd"]
+
+
+@dataclass
+class DetectorEvaluation:
+    detector: Detector
+    conditions: np.ndarray
+    reference: np.ndarray
+    rows: list[dict[str, Any]]
+    samples: dict[str, np.ndarray]
+    synthetic: bool = True
+    steps: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+
+
+def add_floor_ratios(rows: list[dict[str, Any]]) -> None:
+    """``w_over_floor`` on every row of a detector that has a floor row."""
+    floors = {r["detector"]: r["w_mean"] for r in rows if r.get("extra", {}).get("is_floor")}
+    for r in rows:
+        f = floors.get(r["detector"])
+        r["w_over_floor"] = r["w_mean"] / f if f else None
+
+
+def results_csv(rows: list[dict[str, Any]], synthetic: bool) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        flat = dict(r, synthetic_data=synthetic)
+        for i, v in enumerate(r["w_per_channel"], 1):
+            flat[f"w_ch{i}"] = v
+        for key in ("auc_features", "auc_images", "fpd", "kpd"):
+            val = r.get("fidelity", {}).get(key)
+            flat[key] = val.get("value") if isinstance(val, dict) else val
+        w.writerow(flat)
+    return buf.getvalue()
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "–"
+    if isinstance(v, dict):  # {"value": x, "error": e}
+        return f"{_fmt(v.get('value'), digits)} ± {_fmt(v.get('error'), digits)}" if v.get("error") is not None else _fmt(v.get("value"), digits)
+    if isinstance(v, float):
+        return f"{v:.{digits}g}" if abs(v) < 1e-3 else f"{v:.{digits}f}"
+    return html.escape(str(v))
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    head = ["model", "time / sample [ms]", "device, batch, precision", "W mean", "W / floor", "W per channel (1-5)",
+            "MAE", "params", "AUC features", "AUC images", "FPD", "KPD"]
+    out = ["<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
+    for r in rows:
+        fid = r.get("fidelity", {})
+        cls = ' class="floor"' if r.get("extra", {}).get("is_floor") else ""
+        cells = [
+            html.escape(r["name"]), _fmt(r["time_per_sample_ms"], 4),
+            html.escape(f"{r['device']}, {r['batch_size']}, {r['precision']}"),
+            _fmt(r["w_mean"]), _fmt(r.get("w_over_floor"), 2), " / ".join(_fmt(v, 2) for v in r["w_per_channel"]),
+            _fmt(r["mae"], 2), str(r["n_params"]), _fmt(fid.get("auc_features")), _fmt(fid.get("auc_images")),
+            _fmt(fid.get("fpd")), _fmt(fid.get("kpd")),
+        ]
+        out.append(f"<tr{cls}>" + "".join(f"<td data-key='{k}'>{c}</td>" for k, c in zip(head, cells)) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _example_rows(reference: np.ndarray, energy: np.ndarray, k: int = 4) -> list[int]:
+    """Up to ``k`` non-empty reference events spread over the energy range (empty ones only if needed)."""
+    lit = np.flatnonzero(reference.reshape(len(reference), -1).any(1))
+    pool = lit if len(lit) >= k else np.arange(len(reference))
+    order = pool[np.argsort(energy[pool], kind="stable")]
+    return [int(i) for i in order[np.linspace(0, len(order) - 1, min(k, len(order))).astype(int)]]
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>'
+
+
+CSS = """body{font-family:system-ui,sans-serif;margin:24px;max-width:1400px;color:#222}
+h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:32px}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
+td:first-child,th:first-child{text-align:left}tr.floor{background:#f1f1f1;font-style:italic}
+.banner{background:#fff3cd;border:1px solid #e0c36c;padding:8px 12px;margin:10px 0;font-weight:600}
+figure{margin:10px 0}img{max-width:100%}.notes{font-size:13px;color:#444}"""
+
+
+def build_report(out: str | Path, evaluations: list[DetectorEvaluation], *, title: str = "fastzdc evaluation",
+                 notes: list[str] | None = None, extra_sections: str = "") -> dict[str, Any]:
+    """Write ``report.html``, ``results.json``, ``results.csv`` and the PNGs (``plots/``) under ``out``."""
+    out = Path(out)
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    synthetic = any(e.synthetic for e in evaluations)
+    rows = [r for e in evaluations for r in e.rows]
+    add_floor_ratios(rows)
+    body: list[str] = []
+    pngs: dict[str, bytes] = {}
+    for e in evaluations:
+        d = e.detector.name
+        n = len(e.reference)
+        pick = _example_rows(e.reference, e.conditions[:, 0])
+        energy = e.conditions[:, 0]
+        figs = {
+            f"{d}_samples": plots.sample_grid(e.detector, e.reference, e.samples, pick, energy, e.synthetic),
+            f"{d}_sums": plots.sums_histograms(e.detector, e.reference, e.samples, e.synthetic),
+            f"{d}_photon_vs_energy": plots.photon_vs_energy(energy, e.reference, e.samples, d, e.synthetic),
+            f"{d}_centroids": plots.centroid_maps(e.detector, e.reference, e.samples, e.synthetic),
+        }
+        if e.steps:
+            floor = next((r["w_mean"] for r in e.rows if r.get("extra", {}).get("is_floor")), None)
+            figs[f"{d}_steps"] = plots.steps_curves(e.steps, floor, d, e.synthetic)
+        pngs.update(figs)
+        body.append(f"<h2>{d.upper()} ({'x'.join(map(str, e.detector.shape))} fibres): {n} test particles</h2>")
+        body.append(_table(e.rows))
+        body += [_img(png, name) for name, png in figs.items()]
+    pngs["time_vs_fidelity"] = plots.time_vs_fidelity(rows, synthetic)
+    body.append("<h2>Time vs fidelity (all models)</h2>" + _img(pngs["time_vs_fidelity"], "time vs fidelity"))
+    for name, png in pngs.items():
+        with atomic_path(out / "plots" / f"{name}.png") as tmp:
+            Path(tmp).write_bytes(png)
+    meta = {"fastzdc": __version__, "date": time.strftime("%Y-%m-%d %H:%M"), "python": platform.python_version(),
+            "machine": platform.machine()}
+    notes = list(notes or [])
+    if synthetic:
+        notes.insert(0, "All data in this report are SYNTHETIC (the fastzdc.mc parametric stand-in), not GEANT and not "
+                        "real ALICE data.")
+    banner = f'<div class="banner">{html.escape(notes[0])}</div>' if synthetic else ""
+    doc = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{CSS}</style>"
+           f"</head><body><h1>{html.escape(title)}</h1>{banner}"
+           f"<p class='notes'>W: mean 1-D Wasserstein distance over the 5 channel sums (published metric); the floor "
+           f"row is an independent re-simulation of the same test particles by the Monte Carlo (the 'original data' "
+           f"row of the published Table 1); W / floor is each model's ratio to it. fastzdc {meta['fastzdc']}, "
+           f"{meta['date']}.</p>" + "\n".join(body) + extra_sections
+           + "<h2>Notes</h2><ul class='notes'>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"
+           + "</body></html>\n")
+    atomic_write_text(out / "report.html", doc)
+    atomic_write_text(out / "results.json", json.dumps({"synthetic": synthetic, "meta": meta, "results": rows,
+                                                        "steps": {e.detector.name: e.steps for e in evaluations},
+                                                        "notes": notes}, indent=2, default=_json_default) + "\n")
+    atomic_write_text(out / "results.csv", results_csv(rows, synthetic))
+    return {"report": str(out / "report.html"), "files": ["report.html", "results.json", "results.csv",
+                                                           *(f"plots/{k}.png" for k in pngs)]}
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o))

@@ -1,0 +1,77 @@
+"""The HTML report: self-contained, labelled synthetic, numbers equal to results.json / results.csv."""
+
+import csv
+import json
+import re
+
+import numpy as np
+import pytest
+
+from fastzdc.detector import get_detector
+from fastzdc.metrics import evaluate_generator
+from fastzdc.mc import MonteCarloGenerator
+from fastzdc.report import DetectorEvaluation, build_report
+from fastzdc.report.plots import centroids
+
+
+class Scaled:
+    """A deliberately degraded generator: the Monte Carlo with 20 % fewer photons."""
+
+    def __init__(self, det):
+        self.mc, self.detector, self.name, self.n_params = MonteCarloGenerator(det, nonempty=True), det, "scaled-mc", 7
+
+    def generate(self, cond, seed=None, batch_size=4096, device=None):
+        return (self.mc.generate(cond, seed=seed) * 0.8).astype(np.uint16)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rep")
+    det = get_detector("zp")
+    mc = MonteCarloGenerator(det, nonempty=True)
+    from fastzdc.mc import simulate
+
+    batch = simulate(n=120, detectors=("zp",), seed=3, keep_nonempty_only=True)
+    cond, ref = batch.conditions, batch.responses["zp"]
+    rows, samples = [], {}
+    for g, is_floor, seed in ((mc, True, 11), (Scaled(det), False, 12)):
+        row, fake = evaluate_generator(g, cond, ref, n_rep=2, seed=seed)
+        if is_floor:
+            row.extra["is_floor"] = True
+        rows.append(row.to_dict())
+        samples[row.name] = fake[: len(cond)]
+    ev = DetectorEvaluation(det, cond, ref, rows, samples, True, {"scaled-mc": [(1, 3.0), (2, 2.0), (4, 1.5)]})
+    return out, build_report(out, [ev], title="test report"), rows
+
+
+def test_report_files_and_banner(report):
+    out, rep, _ = report
+    for f in rep["files"]:
+        assert (out / f).stat().st_size > 0, f
+    text = (out / "report.html").read_text()
+    assert "SYNTHETIC" in text and "not real ALICE data" in text
+    assert "http://" not in text and "https://" not in text and "<script" not in text  # self-contained
+    assert text.count("data:image/png;base64,") == len([f for f in rep["files"] if f.endswith(".png")])
+    assert not list(out.glob(".*part"))  # no temporary files left
+
+
+def test_report_numbers_equal_results_json_and_csv(report):
+    out, _, _ = report
+    saved = json.loads((out / "results.json").read_text())
+    text = (out / "report.html").read_text()
+    html_w = [float(v) for v in re.findall(r"data-key='W mean'>([0-9.]+)<", text)]
+    assert html_w == pytest.approx([round(r["w_mean"], 3) for r in saved["results"]], abs=6e-4)
+    with open(out / "results.csv") as f:
+        csv_rows = list(csv.DictReader(f))
+    assert [float(r["w_mean"]) for r in csv_rows] == pytest.approx([r["w_mean"] for r in saved["results"]])
+    assert all(r["synthetic_data"] == "True" for r in csv_rows)
+    floor, scaled = saved["results"]
+    assert floor["w_over_floor"] == pytest.approx(1.0)
+    assert scaled["w_over_floor"] > 1.5  # the degraded generator is clearly worse than the floor
+
+
+def test_centroid_of_single_pixel():
+    img = np.zeros((2, 5, 7), np.uint16)
+    img[0, 3, 4] = 9
+    c = centroids(img)
+    assert c[0].tolist() == [3.0, 4.0] and np.isnan(c[1]).all()
