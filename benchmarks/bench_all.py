@@ -1,0 +1,97 @@
+"""Time every generator in one run: the Monte Carlo (fast and detailed) and every shipped model.
+
+    python benchmarks/bench_all.py [--weights weights] [--batches 1 256 4096] [--steps 2 4 8] [--append]
+
+Same conditions for all (the first test particles of a stand-in set simulated here), warm-up, then
+the median of repeats of ``generate`` (device synchronised); ms per sample. Batch 1 runs on one
+thread (the O2 per-particle case), larger batches on all threads. Each model is timed at its default
+sampler and at the ``--steps`` variants. On a GPU machine the models are timed there as well (float32
+and bf16 autocast). One table appended to benchmarks/RESULTS.md with the machine described: compare
+rows as ratios within it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import append_results, ensure_allocator_env, machine, median_time  # noqa: E402
+
+ensure_allocator_env()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from fastzdc.detector import get_detector  # noqa: E402
+from fastzdc.mc import MonteCarloGenerator, simulate  # noqa: E402
+from fastzdc.sampling.generator import load_generator  # noqa: E402
+
+
+def _time(gen, cond: np.ndarray, batch: int, threads: int, repeats: int) -> float:
+    torch.set_num_threads(threads)
+    sync = torch.cuda.synchronize if getattr(getattr(gen, "device", None), "type", "cpu") == "cuda" else None
+    n = len(cond)
+    t = median_time(lambda: gen.generate(cond, seed=0, batch_size=batch), repeats=repeats, warmup=1, sync=sync)
+    return 1e3 * t / n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", default=str(Path(__file__).parents[1] / "weights"))
+    ap.add_argument("--batches", type=int, nargs="*", default=[1, 256, 4096])
+    ap.add_argument("--steps", type=int, nargs="*", default=[2, 8], help="extra sampler step counts per model")
+    ap.add_argument("--detailed", type=int, default=20, help="events for the detailed Monte Carlo (0 = skip)")
+    ap.add_argument("--append", action="store_true")
+    args = ap.parse_args()
+    all_threads = torch.get_num_threads()
+    batch = simulate(n=4096, detectors=("zn", "zp"), seed=77, keep_nonempty_only=True)
+    lines = []
+
+    def row(det, name, setting, device, b, threads, ms):
+        lines.append(f"| {det.upper()} | {name} | {setting} | {device} | {b} | {threads} | {ms:.4f} |")
+        print(lines[-1], flush=True)
+
+    models = sorted(p for p in Path(args.weights).iterdir() if (p / "config.json").exists()) if Path(args.weights).is_dir() else []
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for d in ("zn", "zp"):
+        det = get_detector(d)
+        mc = MonteCarloGenerator(det, nonempty=True)
+        for b in args.batches:
+            cond = batch.conditions[: max(b, 64)]
+            threads = 1 if b == 1 else all_threads
+            row(d, "Monte Carlo fast", "O2 filter", "cpu", b, threads, _time(mc, cond, b, threads, 5))
+        if args.detailed:
+            det_mc = MonteCarloGenerator(det, mode="detailed", nonempty=True)
+            row(d, "Monte Carlo detailed", "O2 filter", "cpu", args.detailed, all_threads,
+                _time(det_mc, batch.conditions[: args.detailed], args.detailed, all_threads, 1))
+        for path in models:
+            for device in devices:
+                gen = load_generator(path, device=device)
+                if gen.detector.name != d:
+                    break
+                settings = [dict(gen.sampler)] + [dict(gen.sampler, steps=s) for s in args.steps if s != gen.sampler.get("steps")]
+                for precision in (["float32", "bfloat16"] if device == "cuda" else ["float32"]):
+                    gen.precision = precision
+                    for opts in settings:
+                        g = load_generator(path, device=device, **opts)
+                        g.precision = precision
+                        label = " ".join(f"{k} {v}" for k, v in opts.items())
+                        bs = args.batches if device == "cpu" else [4096, 65536]
+                        for b in bs:
+                            n = max(b, 64) if device == "cpu" else b
+                            cond = np.resize(batch.conditions, (n, 9))
+                            threads = 1 if b == 1 else all_threads
+                            row(d, path.name, f"{label}, {precision}", device, b, threads, _time(g, cond, b, threads, 5 if b < 4096 else 3))
+    text = [f"## All generators, one run ({machine()})", "",
+            "ms per sample of `generate` (median of repeats after warm-up; counts on the host). Batch 1 on one thread "
+            "(the O2 per-particle case). SYNTHETIC stand-in conditions.", "",
+            "| det | generator | setting | device | batch | threads | ms / sample |", "|---|---|---|---|---:|---:|---:|", *lines]
+    if args.append:
+        append_results("\n".join(text))
+    print("\n".join(text))
+
+
+if __name__ == "__main__":
+    main()
