@@ -31,7 +31,7 @@ from fastzdc.evaluation import (
     species_groups,
     transform_features,
 )
-from fastzdc.evaluation.classifier import limit_threads
+from fastzdc.evaluation._threads import limit_threads
 from fastzdc.evaluation.features import LOG_COLUMNS
 from fastzdc.evaluation.fpd import _line_intercept, normalise_by_reference
 from fastzdc.mc import MonteCarloGenerator, simulate
@@ -171,16 +171,19 @@ def test_classifier_images_zp_and_bad_inputs():
         classifier_auc_features(np.zeros((2, 12)), np.zeros((2, 12)))
 
 
-def test_limit_threads_restores_torch_setting():
+def test_limit_threads_restores_settings():
     import torch
+    from threadpoolctl import threadpool_info
 
     before = torch.get_num_threads()
     with limit_threads(1):
         assert torch.get_num_threads() == 1
+        assert all(p["num_threads"] == 1 for p in threadpool_info())
     assert torch.get_num_threads() == before
-    with pytest.raises(FastZDCError):
-        with limit_threads(0):
-            pass
+    for bad in (0, 1.5, True):
+        with pytest.raises(FastZDCError):
+            with limit_threads(bad):
+                pass
 
 
 # ---------------------------------------------------------------- FPD / KPD
@@ -387,6 +390,8 @@ def test_diversity_from_counts_by_hand():
     assert d["k"] == k and d["n_conditions"] == n
     assert d["photon_sum"]["model"] == pytest.approx(vals.std(axis=0, ddof=1).mean())
     assert d["photon_sum"]["ratio"] == pytest.approx(0.5)
+    # spreads proportional condition by condition: the correlated error of the ratio vanishes
+    assert d["photon_sum"]["ratio_err"] == pytest.approx(0.0, abs=1e-9)
     assert d["centroid_x"]["model"] == 0 and d["centroid_x"]["ratio"] is None
     with pytest.raises(FastZDCError):
         diversity_from_counts(ZN, model, ref, 5)

@@ -12,7 +12,7 @@ Modules: :mod:`.features` (the 12-number feature vector), :mod:`.classifier` (AU
 
 from __future__ import annotations
 
-from .classifier import classifier_auc_features, classifier_auc_images, classifier_tests, hanley_mcneil_se
+from .classifier import classifier_auc_features, classifier_auc_images, hanley_mcneil_se
 from .conditional import by_energy, by_species, photon_sum_agreement, species_groups
 from .diversity import diversity, diversity_from_counts
 from .features import FEATURE_NAMES, high_level_features, transform_features
@@ -21,7 +21,7 @@ from .suite import fidelity_suite
 
 __all__ = [
     "FEATURE_NAMES", "by_energy", "by_species", "classifier_auc_features", "classifier_auc_images",
-    "classifier_tests", "diversity", "diversity_from_counts", "fidelity_suite", "fpd", "frechet_distance",
+    "diversity", "diversity_from_counts", "fidelity_suite", "fpd", "frechet_distance",
     "hanley_mcneil_se", "high_level_features", "kpd", "mmd2_poly_unbiased", "photon_sum_agreement",
     "species_groups", "transform_features",
 ]

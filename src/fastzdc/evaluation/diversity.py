@@ -7,7 +7,10 @@ For ``n`` conditions, each generated ``k`` times, the spread of a feature ``f`` 
 computed for the model and for the reference generator (the Monte Carlo) on the same conditions,
 and reported with their ratio (model / reference; 1 = same diversity, < 1 = mode collapse /
 too little noise, > 1 = too much). Standard errors: ``std over conditions / sqrt(n)`` of each
-spread, propagated to the ratio assuming independence.
+spread; for the ratio the delta method with the covariance of the two per-condition spreads (both
+generators see the same conditions, so the spreads are correlated across conditions):
+``(err_ratio / ratio)^2 = var_m / m^2 + var_r / r^2 - 2 cov_mr / (m r)`` (variances and covariance of
+the two means).
 
 Features (:mod:`.features`): ``photon_sum`` (dominated by the bright, high-energy conditions),
 ``log1p_photon_sum`` (every energy weighs alike), ``centroid_x`` and ``centroid_y`` (fibres; an
@@ -69,14 +72,19 @@ def diversity_from_counts(
     out: dict[str, Any] = {"k": int(k), "n_conditions": int(n)}
     for name in DIVERSITY_FEATURES:
         m, r = float(sm[name].mean()), float(sr[name].mean())
-        m_err = float(sm[name].std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-        r_err = float(sr[name].std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-        entry: dict[str, Any] = {"model": m, "model_err": m_err, "reference": r, "reference_err": r_err,
-                                 "ratio": None, "ratio_err": None}
+        if n > 1:
+            cov = np.cov(sm[name], sr[name]) / n  # covariance matrix of the two means
+            var_m, var_r, cov_mr = float(cov[0, 0]), float(cov[1, 1]), float(cov[0, 1])
+        else:
+            var_m = var_r = cov_mr = float("nan")
+        entry: dict[str, Any] = {"model": m, "model_err": float(np.sqrt(var_m)), "reference": r,
+                                 "reference_err": float(np.sqrt(var_r)), "ratio": None, "ratio_err": None}
         if r > 0:
             ratio = m / r
             entry["ratio"] = ratio
-            entry["ratio_err"] = float(abs(ratio) * np.sqrt((m_err / m) ** 2 + (r_err / r) ** 2)) if m > 0 else None
+            if m > 0:
+                rel2 = var_m / m**2 + var_r / r**2 - 2.0 * cov_mr / (m * r)
+                entry["ratio_err"] = float(ratio * np.sqrt(max(rel2, 0.0)))
         out[name] = entry
     return out
 

@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FastZDCError
+from ._threads import DEFAULT_THREADS, limit_threads
 
 FPD_MAX_SAMPLES = 50_000
 FPD_MIN_RATIO = 0.4
@@ -157,6 +158,7 @@ def fpd(
     num_points: int = FPD_NUM_POINTS,
     normalise: bool = True,
     seed: int = 42,
+    n_threads: int = DEFAULT_THREADS,
 ) -> dict[str, Any]:
     """Fréchet physics distance, extrapolated to infinite sample size (see the module docstring).
 
@@ -169,6 +171,7 @@ def fpd(
         num_batches: random batches averaged per batch size; num_points: batch sizes in the fit.
         normalise: divide by the reference set's ``max |x|`` per feature first.
         seed: seeds the batch draws.
+        n_threads: BLAS threads (:func:`~fastzdc.evaluation._threads.limit_threads`).
 
     Returns:
         ``{"value", "err", "min_samples", "max_samples", "num_batches", "num_points", "paired"}``
@@ -187,12 +190,13 @@ def fpd(
     sizes = (1.0 / np.linspace(1.0 / min_s, 1.0 / max_s, num_points)).astype(np.int64)
     rng = np.random.default_rng(seed)
     means = []
-    for size in sizes:
-        vals = []
-        for _ in range(num_batches):
-            ix, iy = _draw(rng, len(x), len(y), int(size), pair)
-            vals.append(_fd_of_samples(x[ix], y[iy]))
-        means.append(float(np.mean(vals)))
+    with limit_threads(n_threads):
+        for size in sizes:
+            vals = []
+            for _ in range(num_batches):
+                ix, iy = _draw(rng, len(x), len(y), int(size), pair)
+                vals.append(_fd_of_samples(x[ix], y[iy]))
+            means.append(float(np.mean(vals)))
     intercept, err = _line_intercept(1.0 / sizes, np.asarray(means))
     return {"value": intercept, "err": err, "min_samples": int(min_s), "max_samples": int(max_s),
             "num_batches": int(num_batches), "num_points": int(num_points), "paired": pair}
@@ -241,6 +245,7 @@ def kpd(
     num_batches: int = KPD_NUM_BATCHES,
     normalise: bool = True,
     seed: int = 42,
+    n_threads: int = DEFAULT_THREADS,
 ) -> dict[str, Any]:
     """Kernel physics distance: median and half the 16-84 % spread of :func:`mmd2_poly_unbiased` over batches.
 
@@ -251,6 +256,7 @@ def kpd(
         num_batches: random batches (each drawn without replacement).
         normalise: divide by the reference set's ``max |x|`` per feature first.
         seed: seeds the batch draws.
+        n_threads: BLAS threads (:func:`~fastzdc.evaluation._threads.limit_threads`).
 
     Returns:
         ``{"value", "err", "batch_size", "num_batches", "paired"}``.
@@ -265,9 +271,10 @@ def kpd(
         raise FastZDCError("KPD needs num_batches >= 1")
     rng = np.random.default_rng(seed)
     vals = []
-    for _ in range(num_batches):
-        ix, iy = _draw(rng, len(x), len(y), bs, pair)
-        vals.append(mmd2_poly_unbiased(x[ix], y[iy], paired=pair))
+    with limit_threads(n_threads):
+        for _ in range(num_batches):
+            ix, iy = _draw(rng, len(x), len(y), bs, pair)
+            vals.append(mmd2_poly_unbiased(x[ix], y[iy], paired=pair))
     q16, q50, q84 = np.percentile(vals, [16, 50, 84])
     return {"value": float(q50), "err": float(0.5 * (q84 - q16)), "batch_size": int(bs),
             "num_batches": int(num_batches), "paired": pair}

@@ -47,8 +47,9 @@ from scipy.stats import wasserstein_distance
 from ..data.validate import validate_conditions
 from ..detector import Detector
 from ..errors import FastZDCError
-from .classifier import DEFAULT_MAX_EVENTS, classifier_auc_features, classifier_auc_images
+from .classifier import DEFAULT_MAX_EVENTS, DEFAULT_MAX_IMAGE_EVENTS, classifier_auc_features, classifier_auc_images
 from .conditional import ENERGY_EDGES_GEV, by_energy, by_species, channel_agreement, photon_sum_agreement
+from ._threads import DEFAULT_THREADS, limit_threads
 from .features import FEATURE_NAMES, check_images, high_level_features, transform_features
 from .fpd import FPD_NUM_BATCHES, KPD_NUM_BATCHES, fpd, kpd
 
@@ -93,6 +94,8 @@ def fidelity_suite(
     pdgid: np.ndarray | None = None,
     energy_edges: tuple[float, ...] = ENERGY_EDGES_GEV,
     max_classifier_events: int = DEFAULT_MAX_EVENTS,
+    max_image_events: int = DEFAULT_MAX_IMAGE_EVENTS,
+    n_threads: int = DEFAULT_THREADS,
 ) -> dict[str, Any]:
     """All fidelity metrics of ``generated`` against ``reference`` (see the module docstring for the keys).
 
@@ -104,8 +107,20 @@ def fidelity_suite(
         quick: skip the image classifier and halve the FPD/KPD batches.
         pdgid: optional ``(N,)`` PDG ids for the species breakdown (else recovered from mass and charge).
         energy_edges: energy bin edges in GeV.
-        max_classifier_events: cap per class for the classifier tests.
+        max_classifier_events: cap per class for the feature classifiers.
+        max_image_events: cap per class for the image CNN.
+        n_threads: BLAS/OpenMP/torch threads for the whole suite (default 1: the kernels are small,
+            and busy-waiting threads on a shared machine cost far more than they gain).
     """
+    with limit_threads(n_threads):
+        return _suite(detector, conditions, reference, generated, seed=seed, quick=quick, pdgid=pdgid,
+                      energy_edges=energy_edges, max_classifier_events=max_classifier_events,
+                      max_image_events=max_image_events, n_threads=n_threads)
+
+
+def _suite(detector: Detector, conditions: np.ndarray, reference: np.ndarray, generated: np.ndarray, *, seed: int,
+           quick: bool, pdgid: np.ndarray | None, energy_edges: tuple[float, ...], max_classifier_events: int,
+           max_image_events: int, n_threads: int) -> dict[str, Any]:
     t_all = time.perf_counter()
     timing: dict[str, float] = {}
     cond = validate_conditions(conditions)
@@ -141,15 +156,16 @@ def fidelity_suite(
     timing["conditional"] = round(time.perf_counter() - t0, 3)
     out["classifier"] = {
         "features": timed("classifier_features", classifier_auc_features, f_ref, f_gen, seed=seed,
-                          max_events=max_classifier_events),
+                          max_events=max_classifier_events, n_threads=n_threads),
         "features_conditional": timed("classifier_features_conditional", classifier_auc_features, f_ref, f_gen,
-                                      conditions=cond, seed=seed, max_events=max_classifier_events),
+                                      conditions=cond, seed=seed, max_events=max_classifier_events,
+                                      n_threads=n_threads),
         "images": None if quick else timed("classifier_images", classifier_auc_images, detector, ref, gen,
-                                           seed=seed, max_events=max_classifier_events),
+                                           seed=seed, max_events=max_image_events, n_threads=n_threads),
     }
     div = 2 if quick else 1
-    out["fpd"] = timed("fpd", fpd, x_ref, x_gen, num_batches=FPD_NUM_BATCHES // div, seed=seed)
-    out["kpd"] = timed("kpd", kpd, x_ref, x_gen, num_batches=KPD_NUM_BATCHES // div, seed=seed)
+    out["fpd"] = timed("fpd", fpd, x_ref, x_gen, num_batches=FPD_NUM_BATCHES // div, seed=seed, n_threads=n_threads)
+    out["kpd"] = timed("kpd", kpd, x_ref, x_gen, num_batches=KPD_NUM_BATCHES // div, seed=seed, n_threads=n_threads)
     timing["total"] = round(time.perf_counter() - t_all, 3)
     out["timing_s"] = timing
     return json_safe(out)
