@@ -13,6 +13,9 @@ Protocol (both variants):
 
    ``SE^2 = [A(1-A) + (n1-1)(Q1-A^2) + (n0-1)(Q2-A^2)] / (n1 n0)``, ``Q1 = A/(2-A)``, ``Q2 = 2A^2/(1+A)``.
 
+   It is the sampling error of the held-out AUC for the trained classifier; the spread from
+   re-training (another seed) is not included.
+
 Reading it: AUC = 0.5 means the classifier cannot separate the sets (a perfect generator, in the
 features the classifier sees); 1.0 means perfectly separable. A held-out AUC below 0.5 is chance.
 
@@ -60,10 +63,13 @@ from ._threads import DEFAULT_THREADS, limit_threads
 from .features import check_images, condition_features, transform_features
 
 DEFAULT_MAX_EVENTS = 20_000
-"""events per class at most, feature classifier (HGB: ~1 s for 20k vs 20k)"""
+"""events per class at most, feature classifiers"""
 DEFAULT_MAX_IMAGE_EVENTS = 10_000
-"""events per class at most, image CNN (memory ~ 2 x 8 bytes x pixels per event; ~10 s of one core for 10k vs 10k)"""
+"""events per class at most, image CNN (its cost grows linearly with the events; inputs take
+2 x 4 bytes x pixels per event)"""
 DEFAULT_TEST_FRACTION = 0.5
+
+
 def hanley_mcneil_se(auc: float, n_pos: int, n_neg: int) -> float:
     """Hanley-McNeil standard error of an AUC estimated from ``n_pos`` positives and ``n_neg`` negatives."""
     if n_pos < 1 or n_neg < 1:
