@@ -235,6 +235,8 @@ def evaluate(
     method: Annotated[str | None, typer.Option(help="Override the models' ODE solver.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Folder for the HTML report (report.html), plots, results.json and results.csv.")] = None,
+    fidelity: Annotated[bool, typer.Option(help="Classifier AUC (features and images), FPD/KPD, diversity, per energy bin and species.")] = True,
+    quick: Annotated[bool, typer.Option(help="Skip the image classifier (seconds instead of tens of seconds per model).")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Score models in the layout of the published Table 1 (W per channel, MAE, time per sample).
@@ -244,7 +246,7 @@ def evaluate(
     from .workflows import evaluate_models
 
     result = evaluate_models(model or [], data, n_rep=n_rep, seed=seed, floor=floor, max_rows=max_rows,
-                             steps=steps, method=method, progress=not json_out, out=out)
+                             steps=steps, method=method, progress=not json_out, out=out, fidelity=fidelity, quick=quick)
     if json_out:
         _emit_json(result)
         return
@@ -303,10 +305,15 @@ def demo(
     console.print(f"outputs in {out}/: {len(result['files'])} files; open the report: {result['report']}")
 
 
+def _auc(v: dict[str, Any] | None) -> str:
+    return "-" if not v or v.get("value") is None else f"{v['value']:.3f}"
+
+
 def print_result_table(rows: list[dict[str, Any]], title: str) -> None:
     """The published Table-1 layout; the floor row is shown as "original data (MC)"."""
     wide = Console(width=max(console.width, 140)) if not console.is_terminal else console
-    t = Table("det", "generator", "ms/sample", "W mean", "W/floor", "W per channel", "MAE", "MAE/5", "params", title=title)
+    t = Table("det", "generator", "ms/sample", "W mean", "W/floor", "W per channel", "MAE", "MAE/5", "params", "AUC feat",
+              "AUC img", title=title)
     for col in t.columns:
         col.no_wrap = True
     floors = {r["detector"]: r["w_mean"] for r in rows if r.get("extra", {}).get("is_floor")}
@@ -317,6 +324,7 @@ def print_result_table(rows: list[dict[str, Any]], title: str) -> None:
         t.add_row(
             r["detector"].upper(), name, f"{r['time_per_sample_ms']:.3f}", f"{r['w_mean']:.3f}", ratio,
             " ".join(f"{w:.2f}" for w in r["w_per_channel"]), f"{r['mae']:.2f}", f"{r['mae_div5']:.2f}", str(r["n_params"]),
+            *(_auc((r.get("fidelity") or {}).get(k)) for k in ("auc_features", "auc_images")),
         )
     wide.print(t)
 

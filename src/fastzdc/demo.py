@@ -21,7 +21,7 @@ from .data import Dataset, write_h5
 from .detector import get_detector
 from .progress import progress_bar
 from .report import DetectorEvaluation, build_report
-from .workflows import floor_generator, score_generators, steps_sweep
+from .workflows import add_fidelity, floor_generator, score_generators, steps_sweep
 
 
 def _weights_dir() -> Path:
@@ -85,8 +85,10 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, progress: b
         files.append(path.name)
         models = shipped_generators(d)
         samples: dict[str, np.ndarray] = {}
+        repeats: dict[str, np.ndarray] = {}
         rows = score_generators(ds, [(floor_generator(ds), True), *((g, False) for g in models)], n_rep=n_rep,
-                                seed=seed, progress=progress, samples=samples)
+                                seed=seed, progress=progress, samples=samples, repeats=repeats)
+        add_fidelity(ds, rows, samples, seed=seed, quick=quick, repeats=repeats, n_rep=n_rep, progress=progress)
         curves = steps_sweep(ds, models, rows=300 if quick else 1000, seed=seed, progress=progress)
         evaluations.append(DetectorEvaluation(ds.detector, ds.conditions, ds.responses, rows, samples, True, curves))
     notes = [

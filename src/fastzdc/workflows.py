@@ -272,12 +272,15 @@ def evaluate_models(
     method: str | None = None,
     progress: bool = True,
     out: str | Path | None = None,
+    fidelity: bool = True,
+    quick: bool = False,
 ) -> dict[str, Any]:
     """Score models on a test file with the published protocol (n_rep generations per condition,
     pooled). With ``floor`` the Monte Carlo re-simulates the same test particles first: the
     "original data" row every model is measured against (meaningful for stand-in data, whose
     generator is this Monte Carlo). With ``out``: plots, report.html, results.json and results.csv
-    there (:func:`fastzdc.report.build_report`)."""
+    there (:func:`fastzdc.report.build_report`). ``fidelity`` adds the classifier AUCs, FPD/KPD and
+    the diversity ratio (:func:`add_fidelity`; ``quick``: without the image classifier)."""
     from .sampling.generator import load_generator
 
     if n_rep < 1:
@@ -303,7 +306,11 @@ def evaluate_models(
             raise FastZDCError(f"cannot create the output folder ({err.strerror})", out) from None
         check_writable(Path(out) / "report.html")
     samples: dict[str, np.ndarray] = {}
-    rows = score_generators(ds, gens, n_rep=n_rep, seed=seed, batch_size=batch_size, progress=progress, samples=samples)
+    repeats: dict[str, np.ndarray] = {}
+    rows = score_generators(ds, gens, n_rep=n_rep, seed=seed, batch_size=batch_size, progress=progress, samples=samples,
+                            repeats=repeats)
+    if fidelity:
+        add_fidelity(ds, rows, samples, seed=seed, quick=quick, repeats=repeats, n_rep=n_rep, progress=progress)
     result = {"data": str(data), "synthetic": ds.synthetic, "rows_evaluated": len(ds), "n_rep": n_rep, "results": rows,
               "notes": notes}
     if out is not None:
@@ -319,11 +326,14 @@ def evaluate_models(
 def score_generators(
     ds: Dataset, gens: list[tuple[Any, bool]], *, n_rep: int, seed: int, batch_size: int = 4096, progress: bool = True,
     samples: dict[str, np.ndarray] | None = None,
+    repeats: dict[str, np.ndarray] | None = None,
+    repeat_rows: int = 500,
 ) -> list[dict[str, Any]]:
     """Result rows for ``(generator, is_floor)`` pairs on one test set: the published protocol
     (``n_rep`` pooled generations per condition). The floor row is named "original data" and draws
     from an offset seed; model rows record their sampler. With ``samples`` (a dict), each row's first
-    repetition is stored in it under the row's name (for plots)."""
+    repetition is stored in it under the row's name (for plots); with ``repeats``, all ``n_rep``
+    repetitions of the first ``repeat_rows`` conditions (repetition-major, for the diversity test)."""
     from .metrics import evaluate_generator
 
     rows = []
@@ -336,10 +346,52 @@ def score_generators(
             row.extra["is_floor"] = True
         else:
             row.extra["sampler"] = dict(getattr(g, "sampler", {}))
+        key = FLOOR_KEY if is_floor else row.name
         if samples is not None:
-            samples["floor (MC)" if is_floor else row.name] = fake[: len(ds)]
+            samples[key] = fake[: len(ds)]
+        if repeats is not None:
+            m = min(repeat_rows, len(ds))
+            repeats[key] = fake.reshape(n_rep, len(ds), *fake.shape[1:])[:, :m].reshape(n_rep * m, *fake.shape[1:])
         rows.append(row.to_dict())
     return rows
+
+
+FLOOR_KEY = "floor (MC)"
+"""The key of the floor's samples in ``score_generators``' ``samples`` / ``repeats``."""
+
+
+def add_fidelity(ds: Dataset, rows: list[dict[str, Any]], samples: dict[str, np.ndarray], *, seed: int = 0,
+                 quick: bool = False, repeats: dict[str, np.ndarray] | None = None, n_rep: int = 5,
+                 progress: bool = True) -> None:
+    """Add the modern fidelity tests to each result row (in place): ``row["fidelity"]`` holds the
+    classifier AUCs (high-level features; images unless ``quick``), FPD and KPD
+    (:func:`fastzdc.evaluation.fidelity_suite`, one generation per test condition against the test
+    responses) and, with ``repeats``, the per-condition diversity ratio to the Monte Carlo;
+    ``row["fidelity_detail"]`` the whole suite (energy bins, species, per-feature W)."""
+    from .evaluation import diversity_from_counts, fidelity_suite
+
+    for row in rows:
+        key = FLOOR_KEY if row.get("extra", {}).get("is_floor") else row["name"]
+        with progress_bar(f"{ds.detector.name.upper()} {row['name']}: classifier AUC, FPD/KPD", None, progress):
+            fs = fidelity_suite(ds.detector, ds.conditions, ds.responses, samples[key], seed=seed, quick=quick,
+                                pdgid=ds.pdgid)
+        cls = fs["classifier"]
+
+        def auc(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+            return None if not entry else {"value": entry["auc"], "error": entry["auc_err"]}
+
+        fid: dict[str, Any] = {
+            "auc_features": auc(cls.get("features")), "auc_images": auc(cls.get("images")),
+            "fpd": {"value": fs["fpd"]["value"], "error": fs["fpd"]["err"]},
+            "kpd": {"value": fs["kpd"]["value"], "error": fs["kpd"]["err"]},
+            "empty_fraction": fs["photon_sum"]["empty_fraction"],
+        }
+        if repeats is not None and FLOOR_KEY in repeats and key != FLOOR_KEY:
+            div = diversity_from_counts(ds.detector, repeats[key], repeats[FLOOR_KEY], n_rep)
+            fid["diversity_photon_sum"] = {"value": div["photon_sum"]["ratio"], "error": div["photon_sum"]["ratio_err"]}
+            fs["diversity"] = div
+        row["fidelity"] = fid
+        row["fidelity_detail"] = fs
 
 
 STEPS_SWEEP = (1, 2, 4, 8)

@@ -28,7 +28,7 @@ from . import plots
 
 CSV_FIELDS = ["synthetic_data", "detector", "name", "time_per_sample_ms", "w_mean", "w_over_floor",
               *(f"w_ch{i}" for i in range(1, 6)), "mae", "mae_div5", "rmse", "n_params", "n_test", "n_rep", "batch_size",
-              "device", "precision", "auc_features", "auc_images", "fpd", "kpd"]
+              "device", "precision", "auc_features", "auc_images", "fpd", "kpd", "diversity_photon_sum"]
 
 
 @dataclass
@@ -58,8 +58,8 @@ def results_csv(rows: list[dict[str, Any]], synthetic: bool) -> str:
         flat = dict(r, synthetic_data=synthetic)
         for i, v in enumerate(r["w_per_channel"], 1):
             flat[f"w_ch{i}"] = v
-        for key in ("auc_features", "auc_images", "fpd", "kpd"):
-            val = r.get("fidelity", {}).get(key)
+        for key in ("auc_features", "auc_images", "fpd", "kpd", "diversity_photon_sum"):
+            val = (r.get("fidelity") or {}).get(key)
             flat[key] = val.get("value") if isinstance(val, dict) else val
         w.writerow(flat)
     return buf.getvalue()
@@ -77,17 +77,19 @@ def _fmt(v: Any, digits: int = 3) -> str:
 
 def _table(rows: list[dict[str, Any]]) -> str:
     head = ["model", "time / sample [ms]", "device, batch, precision", "W mean", "W / floor", "W per channel (1-5)",
-            "MAE", "params", "AUC features", "AUC images", "FPD", "KPD"]
+            "MAE", "params", "AUC features", "AUC images", "FPD ×10³", "KPD ×10³", "empty fraction (ref → gen)",
+            "diversity / MC"]
     out = ["<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
     for r in rows:
-        fid = r.get("fidelity", {})
+        fid = r.get("fidelity") or {}
         cls = ' class="floor"' if r.get("extra", {}).get("is_floor") else ""
         cells = [
             html.escape(r["name"]), _fmt(r["time_per_sample_ms"], 4),
             html.escape(f"{r['device']}, {r['batch_size']}, {r['precision']}"),
             _fmt(r["w_mean"]), _fmt(r.get("w_over_floor"), 2), " / ".join(_fmt(v, 2) for v in r["w_per_channel"]),
             _fmt(r["mae"], 2), str(r["n_params"]), _fmt(fid.get("auc_features")), _fmt(fid.get("auc_images")),
-            _fmt(fid.get("fpd")), _fmt(fid.get("kpd")),
+            _fmt(_scaled(fid.get("fpd"), 1e3)), _fmt(_scaled(fid.get("kpd"), 1e3)), _empty(fid.get("empty_fraction")),
+            _fmt(fid.get("diversity_photon_sum"), 2),
         ]
         out.append(f"<tr{cls}>" + "".join(f"<td data-key='{k}'>{c}</td>" for k, c in zip(head, cells)) + "</tr>")
     out.append("</tbody></table>")
@@ -100,6 +102,16 @@ def _example_rows(reference: np.ndarray, energy: np.ndarray, k: int = 4) -> list
     pool = lit if len(lit) >= k else np.arange(len(reference))
     order = pool[np.argsort(energy[pool], kind="stable")]
     return [int(i) for i in order[np.linspace(0, len(order) - 1, min(k, len(order))).astype(int)]]
+
+
+def _scaled(v: dict[str, Any] | None, f: float) -> dict[str, Any] | None:
+    if not v or v.get("value") is None:
+        return None
+    return {"value": v["value"] * f, "error": None if v.get("error") is None else v["error"] * f}
+
+
+def _empty(e: dict[str, Any] | None) -> str:
+    return "–" if not e else f"{e['reference']:.3f} → {e['generated']:.3f}"
 
 
 def _img(png: bytes, alt: str) -> str:
