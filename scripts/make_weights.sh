@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Produce the shipped flow-matching weights and their test-split scores (synthetic stand-in data).
 # About 2 x 65 min on 2 CPU cores (ZN and ZP train side by side, one thread each).
+# The shipped ZN weights came from this CPU recipe; the shipped ZP weights (FiLM 8-32-64) from the same
+# config trained on an H200 with --set batch_size=512 --set epochs=20 (scripts/device_fm.sh,
+# RUNS="zn:film zp:film zp:film-wide"), which this CPU recipe approximates with 6 epochs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FZ=.venv/bin/fastzdc
