@@ -58,26 +58,12 @@ def steps_sweep(model: str, data: str, rows: int, steps_list, methods) -> tuple[
     return lines, out
 
 
-def plot(out: dict, floor: float | None, path: Path, title: str) -> None:
-    import matplotlib
+def plot(out: dict, floor: float | None, path: Path, det_name: str) -> None:
+    """One curve per solver: W against network evaluations (fastzdc.report.plots.steps_curves)."""
+    from fastzdc.report.plots import steps_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for m in sorted({k[0] for k in out}):
-        pts = sorted((v[0], v[1]) for k, v in out.items() if k[0] == m)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=m)
-    if floor is not None:
-        ax.axhline(floor, color="k", ls="--", lw=1, label="original-data floor")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("network evaluations per sample")
-    ax.set_ylabel("mean W (5 channels)")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    curves = {m: [(v[0], v[1]) for k, v in out.items() if k[0] == m] for m in sorted({k[0] for k in out})}
+    path.write_bytes(steps_curves(curves, floor, det_name))
 
 
 def main() -> None:
@@ -105,7 +91,7 @@ def main() -> None:
         lines, out = steps_sweep(args.model, args.data, args.rows, args.steps, args.methods)
         text += head + lines
         png = Path(__file__).with_name(f"fm_steps_{sub.detector.name}.png")
-        plot(out, floor, png, f"FM {sub.detector.name.upper()} on synthetic stand-in: W vs evaluations")
+        plot(out, floor, png, sub.detector.name)
         text += ["", f"Plot: `{png.name}`."]
     if args.append:
         append_results("\n".join(text))
