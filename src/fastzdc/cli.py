@@ -215,7 +215,7 @@ def generate(
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
     backend: Annotated[str, typer.Option(help="torch (PyTorch), onnx (ONNX Runtime, CPU; a checkpoint is exported in memory "
                                               "first, an export folder runs as is) or auto: ONNX Runtime for export folders "
-                                              "and for CPU batches up to 64 (measured faster there), PyTorch otherwise. "
+                                              "and for CPU batches up to 32 (measured faster there), PyTorch otherwise. "
                                               "Same seed, same noise: both give the same responses up to float rounding.")] = "auto",
     json_out: JsonOpt = False,
 ) -> None:

@@ -15,7 +15,7 @@ from ..sampling.generator import BACKENDS, pick_device
 from .card import is_export_dir
 
 CHOICES = ("auto", *BACKENDS)
-AUTO_ONNX_MAX_BATCH = 64
+AUTO_ONNX_MAX_BATCH = 32
 """``auto`` uses ONNX Runtime on the CPU up to this batch size (measured: benchmarks/bench_onnx.py)."""
 
 

@@ -39,7 +39,7 @@ VARIANTS: dict[str, tuple[str, str, bool]] = {
 }
 PRECISIONS = ("float32", "float16")
 REQUIRED = ("format", "format_version", "name", "detector", "kind", "sampler", "noise_shape", "image_shape",
-            "files", "inputs", "output", "training_data", "synthetic", "code_version")
+            "files", "inputs", "outputs", "training_data", "synthetic", "code_version")
 
 
 def variant_name(precision: str, graph_noise: bool = False) -> str:
@@ -74,7 +74,7 @@ def load_card(folder: str | Path) -> dict[str, Any]:
 
 def io_signature(noise_shape: tuple[int, ...], image_shape: tuple[int, ...], n_features: int, graph_noise: bool) -> dict[str, Any]:
     """Inputs and output of one exported file, as written in the card (``"batch"`` = dynamic)."""
-    from .graph import BATCH, CONDITIONS, NOISE, OUTPUT
+    from .graph import BATCH, CONDITIONS, NOISE, OUTPUT, RAW_OUTPUT
 
     inputs = [] if graph_noise else [{
         "name": NOISE, "dtype": "float32", "shape": [BATCH, *noise_shape],
@@ -84,8 +84,12 @@ def io_signature(noise_shape: tuple[int, ...], image_shape: tuple[int, ...], n_f
         "name": CONDITIONS, "dtype": "float32", "shape": [BATCH, n_features],
         "meaning": "particle features [E, vx, vy, vz, px, py, pz, mass, charge] scaled as (x - mean) / scale with scaler.txt",
     })
-    output = {
+    outputs = [{
         "name": OUTPUT, "dtype": "float32", "shape": [BATCH, *image_shape],
-        "meaning": "log1p photon counts per fibre (>= 0), row-major, first axis x; counts = exp(x) - 1",
-    }
-    return {"inputs": inputs, "output": output}
+        "meaning": "log1p(n) of the integer photon counts n per fibre, row-major, first axis x: n = exp(x) - 1 "
+                   "(exact to float rounding); first output, the one O2's calculateChannels reads",
+    }, {
+        "name": RAW_OUTPUT, "dtype": "float32", "shape": [BATCH, *image_shape],
+        "meaning": "the sampler's continuous log1p image x >= 0 before rounding; n = round(exp(x) - 1)",
+    }]
+    return {"inputs": inputs, "outputs": outputs}

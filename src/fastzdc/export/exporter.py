@@ -26,7 +26,18 @@ from ..errors import FastZDCError
 from ..sampling.generator import ModelGenerator, NoiseStream, load_generator
 from ..training.checkpoint import WEIGHTS, load_config, resolve
 from .card import CARD, CARD_FORMAT, CARD_FORMAT_VERSION, SCALER_JSON, SCALER_TXT, VARIANTS, io_signature, is_export_dir
-from .graph import CONDITIONS, DEFAULT_OPSET, NOISE, OUTPUT, export_sampler, set_metadata, to_float16, with_graph_noise
+from .graph import (
+    CONDITIONS,
+    DEFAULT_OPSET,
+    NOISE,
+    OUTPUT,
+    RAW_OUTPUT,
+    export_sampler,
+    set_metadata,
+    to_float16,
+    with_count_output,
+    with_graph_noise,
+)
 from .runtime import check_signature, open_session
 
 TOLERANCE = {"float32": 1e-3, "float16": 0.1}
@@ -98,12 +109,14 @@ def export_onnx(
     meta = {
         "fastzdc.name": gen.name, "fastzdc.detector": det.name, "fastzdc.kind": kind.kind,
         "fastzdc.sampler": json.dumps(gen.sampler, sort_keys=True), "fastzdc.noise_shape": json.dumps(list(noise_shape)),
-        "fastzdc.output": f"{OUTPUT}: log1p photon counts {list(det.shape)}", "fastzdc.code_version": __version__,
+        "fastzdc.outputs": f"{OUTPUT}: log1p of integer photon counts {list(det.shape)}; {RAW_OUTPUT}: before rounding",
+        "fastzdc.code_version": __version__,
         "fastzdc.synthetic_training_data": json.dumps(data.get("synthetic")),
     }
-    models = {"float32": base, "float32-graph-noise": with_graph_noise(base)}
+    full = with_count_output(base, kind.dequantized)
+    models = {"float32": full, "float32-graph-noise": with_graph_noise(full)}
     if fp16:
-        half = to_float16(base)
+        half = with_count_output(to_float16(base), kind.dequantized)
         models.update({"float16": half, "float16-graph-noise": with_graph_noise(half)})
     blobs: dict[str, bytes] = {}
     for variant, proto in models.items():
@@ -132,8 +145,9 @@ def export_onnx(
         "image_shape": list(det.shape),
         "n_params": gen.n_params,
         "dequantized": kind.dequantized,
-        "decode": ("counts = floor(exp(x) - 1)" if kind.dequantized else "counts = round(exp(x) - 1)")
-        + " per fibre (fastzdc); O2's calculateChannels sums exp(x) - 1 per channel, then rounds",
+        "decode": f"{OUTPUT} = log1p(n), n = clip({'floor' if kind.dequantized else 'round'}(exp(x) - 1), 0, 65535) "
+                  f"computed in the graph from x = {RAW_OUTPUT}; so exp({OUTPUT}) - 1 gives the integer counts, and "
+                  "O2's calculateChannels gives fastzdc's channel sums exactly",
         **io_signature(noise_shape, tuple(det.shape), N_FEATURES, graph_noise=False),
         "files": files,
         "features": {"names": list(FEATURE_NAMES), "units": list(FEATURE_UNITS)},
@@ -159,7 +173,8 @@ def export_onnx(
 
 
 def check_parity(gen: ModelGenerator, blobs: dict[str, bytes], noise_shape: tuple[int, ...]) -> dict[str, Any]:
-    """Run every variant in ONNX Runtime against PyTorch; raise if one breaks its tolerance."""
+    """Run every variant in ONNX Runtime against PyTorch (``log_image_unrounded`` against ``generate_log``)
+    and check that ``exp(log_image) - 1`` is integer; raise if a variant fails."""
     noise, cond = parity_inputs(noise_shape)
     ref = torch_log_images(gen, noise, cond)
     result: dict[str, Any] = {"rows": len(cond), "measure": "max |ONNX Runtime - PyTorch| of the log1p image",
@@ -169,9 +184,12 @@ def check_parity(gen: ModelGenerator, blobs: dict[str, bytes], noise_shape: tupl
         sess = open_session(blob, threads=1, where=f"<{variant} export>")
         check_signature(sess, gen.detector, None if graph_noise else noise_shape, f"<{variant} export>")
         feeds = {CONDITIONS: cond} if graph_noise else {NOISE: noise, CONDITIONS: cond}
-        got = sess.run([OUTPUT], feeds)[0]
-        if not (np.isfinite(got).all() and (got >= 0).all()):
+        log, got = sess.run([OUTPUT, RAW_OUTPUT], feeds)
+        if not (np.isfinite(got).all() and (got >= 0).all() and np.isfinite(log).all() and (log >= 0).all()):
             raise FastZDCError(f"export self-check failed: the {variant} graph gives negative or non-finite images")
+        counts = np.expm1(log.astype(np.float64))
+        if np.abs(counts - np.rint(counts)).max() > 1e-3 * (1 + counts.max()):
+            raise FastZDCError(f"export self-check failed: exp({OUTPUT}) - 1 of the {variant} graph is not integer")
         if not graph_noise:
             diff = float(np.abs(got - ref).max())
             result[variant] = diff

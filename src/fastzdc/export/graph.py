@@ -5,9 +5,15 @@ The graph is ``log_image = sample(noise, conditions)`` with the kind's own
 a static trip count, so the exporter unrolls it (for a latent kind the decoder is simply part of
 ``sample``). Inputs and output (``batch`` is a dynamic dimension)::
 
-    noise       float32 (batch, *kind.noise_shape())   standard-normal noise, e.g. (batch, 1, 44, 44)
-    conditions  float32 (batch, 9)                      scaled particle features (x - mean) / scale
-    log_image   float32 (batch, nx, ny)                 log1p photon counts, >= 0
+    noise                float32 (batch, *kind.noise_shape())   standard-normal noise, e.g. (batch, 1, 44, 44)
+    conditions           float32 (batch, 9)                      scaled features (x - mean) / scale
+    log_image            float32 (batch, nx, ny)   log1p(n) of the integer photon counts n per fibre (first output)
+    log_image_unrounded  float32 (batch, nx, ny)   the sampler's continuous log1p image x >= 0 (second output)
+
+``n = round(exp(x) - 1)`` (``floor`` for a dequantized kind), clipped to [0, 65535]: exactly what fastzdc's
+Generators return. Rounding inside the graph makes a consumer that sums ``exp(log_image) - 1`` (O2's
+``calculateChannels``) reproduce fastzdc's channel sums exactly; summing the unrounded image instead
+changes the channel-sum distribution (measured: W +49 % on ZN, benchmarks/RESULTS.md).
 
 Exporter: ``torch.onnx.export(..., dynamo=True)`` (the torch.export-based exporter, PyTorch's default
 since 2.9; the TorchScript-based one is deprecated). On the shipped FM it gives half the nodes of the
@@ -15,6 +21,8 @@ TorchScript exporter (1,173 against 2,298), named dynamic dimensions and no dupl
 
 Rewrites (pure ONNX, no second export):
 
+* :func:`with_count_output`: appends the rounding tail that makes ``log_image`` from ``log_image_unrounded``
+  (after the float16 conversion, so the tail is float32 in every variant);
 * :func:`with_graph_noise`: the ``noise`` input replaced by ``RandomNormalLike`` inside the graph, so
   the file takes the conditions alone (for consumers that make no noise of their own);
 * :func:`to_float16`: weights and arithmetic in float16, inputs and output kept float32.
@@ -43,6 +51,8 @@ from ..models import ModelKind
 NOISE = "noise"
 CONDITIONS = "conditions"
 OUTPUT = "log_image"
+RAW_OUTPUT = "log_image_unrounded"
+MAX_COUNT = 65535
 BATCH = "batch"
 MIN_OPSET = 18
 """the dynamo exporter writes opset 18 natively; older opsets would need a lossy version conversion"""
@@ -50,8 +60,8 @@ DEFAULT_OPSET = 18
 
 
 class SamplerGraph(nn.Module):
-    """``forward(noise, conditions) -> (B, nx, ny)`` non-negative log1p images: the kind's sampler with
-    fixed options, the shape the exported graph has."""
+    """``forward(noise, conditions) -> (B, nx, ny)`` non-negative continuous log1p images: the kind's
+    sampler with fixed options (exported as ``log_image_unrounded``)."""
 
     def __init__(self, kind: ModelKind, net: nn.Module, sampler: dict[str, Any]) -> None:
         super().__init__()
@@ -101,7 +111,7 @@ def export_sampler(
     try:
         with _quiet_exporter(), torch.no_grad():
             program = torch.onnx.export(
-                module, example, dynamo=True, input_names=[NOISE, CONDITIONS], output_names=[OUTPUT],
+                module, example, dynamo=True, input_names=[NOISE, CONDITIONS], output_names=[RAW_OUTPUT],
                 dynamic_shapes=({0: batch}, {0: batch}), opset_version=opset, optimize=True, verbose=False,
             )
     except ImportError as err:  # onnxscript missing
@@ -110,7 +120,8 @@ def export_sampler(
     _strip_debug_metadata(model)
     model.producer_name = "fastzdc"
     model.doc_string = (f"fastzdc {kind.kind} sampler for {kind.detector.name.upper()}: "
-                        f"{NOISE} + {CONDITIONS} (scaled features) -> {OUTPUT} (log1p photon counts)")
+                        f"{NOISE} + {CONDITIONS} (scaled features) -> {OUTPUT} (log1p of integer photon counts), "
+                        f"{RAW_OUTPUT} (the sampler's continuous log1p image)")
     return model
 
 
@@ -139,6 +150,37 @@ def set_metadata(model: onnx.ModelProto, meta: dict[str, str]) -> None:
     for k, v in meta.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = str(k), str(v)
+
+
+def with_count_output(model: onnx.ModelProto, dequantized: bool = False) -> onnx.ModelProto:
+    """A copy of a sampler graph (output ``log_image_unrounded`` = x) with a first output
+    ``log_image = log(1 + clip(round(exp(x) - 1), 0, 65535))`` (``floor`` instead of ``round`` for a
+    dequantized kind), computed in float32."""
+    out = copy.deepcopy(model)
+    g = out.graph
+    if [o.name for o in g.output] != [RAW_OUTPUT]:
+        raise FastZDCError(f"the sampler graph must have the single output {RAW_OUTPUT!r}")
+    raw = g.output[0]
+    if raw.type.tensor_type.elem_type != TensorProto.FLOAT:
+        raise FastZDCError(f"the {RAW_OUTPUT!r} output must be float32")
+    p = "fastzdc_counts_"
+    g.initializer.extend([numpy_helper.from_array(np.asarray(1.0, np.float32), p + "one"),
+                          numpy_helper.from_array(np.asarray(0.0, np.float32), p + "lo"),
+                          numpy_helper.from_array(np.asarray(float(MAX_COUNT), np.float32), p + "hi")])
+    g.node.extend([
+        helper.make_node("Exp", [RAW_OUTPUT], [p + "exp"], name=p + "exp"),
+        helper.make_node("Sub", [p + "exp", p + "one"], [p + "expm1"], name=p + "expm1"),
+        helper.make_node("Floor" if dequantized else "Round", [p + "expm1"], [p + "int"], name=p + "int"),
+        helper.make_node("Clip", [p + "int", p + "lo", p + "hi"], [p + "counts"], name=p + "clip"),
+        helper.make_node("Add", [p + "counts", p + "one"], [p + "plus1"], name=p + "plus1"),
+        helper.make_node("Log", [p + "plus1"], [OUTPUT], name=p + "log1p"),
+    ])
+    counts, raw = copy.deepcopy(raw), copy.deepcopy(raw)
+    counts.name = OUTPUT
+    del g.output[:]
+    g.output.extend([counts, raw])
+    onnx.checker.check_model(out)
+    return out
 
 
 def with_graph_noise(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -11,7 +11,7 @@ step, as this module re-states it (in float32 where O2 computes in ``float``):
 3. ``ConditionalModelSimulation(path, batchSize = 1)``: input names and shapes are read from the session;
    a negative (dynamic) dimension becomes the batch size, 1. The caller passes one float vector per
    input, in the session's input order: noise first, the scaled features second.
-4. ``calculateChannels``: over the row-major output image, ``expm1`` of every fibre is added into 5
+4. ``calculateChannels``: over the row-major first output, ``expm1`` of every fibre is added into 5
    float accumulators (the 4 quadrant towers on fibres whose row and column have the same parity, the
    common channel on the others), then ``lround``. O2 hard-codes 44 x 44 (split at 22); for ZP the same
    rule on 56 x 30 (split at 28 and 15) is what O2 would need.

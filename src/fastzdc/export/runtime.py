@@ -22,9 +22,9 @@ from ..data.scaler import StandardScaler
 from ..data.validate import validate_conditions
 from ..detector import Detector, get_detector
 from ..errors import FastZDCError
-from ..sampling.generator import NoiseStream, counts_from_log_images
+from ..sampling.generator import MAX_COUNT, NoiseStream
 from .card import SCALER_JSON, VARIANTS, is_export_dir, load_card, variant_name
-from .graph import CONDITIONS, NOISE, OUTPUT
+from .graph import CONDITIONS, NOISE, OUTPUT, RAW_OUTPUT
 
 ORT_FLOAT = "tensor(float)"
 
@@ -69,8 +69,8 @@ def check_signature(
     """Reject a file whose inputs or output are not what fastzdc (and O2) feed and read.
 
     Expected, in this order: ``noise`` float32 ``[batch, *noise_shape]`` (absent when ``noise_shape`` is
-    None: noise drawn in the graph), ``conditions`` float32 ``[batch, 9]``; one output ``log_image``
-    float32 ``[batch, nx, ny]``; ``batch`` dynamic.
+    None: noise drawn in the graph), ``conditions`` float32 ``[batch, 9]``; outputs ``log_image`` and
+    optionally ``log_image_unrounded``, float32 ``[batch, nx, ny]``; ``batch`` dynamic.
     """
     expected = ([] if noise_shape is None else [(NOISE, tuple(noise_shape))]) + [(CONDITIONS, (N_FEATURES,))]
     inputs = session.get_inputs()
@@ -80,16 +80,20 @@ def check_signature(
         raise FastZDCError(f"ONNX inputs are [{', '.join(names)}], expected [{want}] in this order "
                            f"(O2 feeds them by position)", where)
     outputs = session.get_outputs()
-    if [o.name for o in outputs] != [OUTPUT]:
-        raise FastZDCError(f"ONNX outputs are [{', '.join(o.name for o in outputs)}], expected [{OUTPUT}]", where)
-    for arg, (name, dims) in [*zip(inputs, expected), (outputs[0], (OUTPUT, tuple(detector.shape)))]:
+    out_names = [o.name for o in outputs]
+    if out_names not in ([OUTPUT], [OUTPUT, RAW_OUTPUT]):
+        raise FastZDCError(f"ONNX outputs are [{', '.join(out_names)}], expected [{OUTPUT}, {RAW_OUTPUT}] "
+                           f"(O2 reads the first)", where)
+    image = tuple(detector.shape)
+    checks = [(arg, "input", name, dims) for arg, (name, dims) in zip(inputs, expected)]
+    checks += [(arg, "output", arg.name, image) for arg in outputs]
+    for arg, what, name, dims in checks:
         if arg.type != ORT_FLOAT:
-            raise FastZDCError(f"ONNX {'output' if name == OUTPUT else 'input'} {name!r} has type {arg.type}, "
-                               f"expected {ORT_FLOAT} (float32)", where)
+            raise FastZDCError(f"ONNX {what} {name!r} has type {arg.type}, expected {ORT_FLOAT} (float32)", where)
         shape = list(arg.shape)
         ok = len(shape) == 1 + len(dims) and not isinstance(shape[0], int) and tuple(shape[1:]) == dims
         if not ok:
-            raise FastZDCError(f"ONNX {'output' if name == OUTPUT else 'input'} {name!r} has shape {_shape_text(shape)}, "
+            raise FastZDCError(f"ONNX {what} {name!r} has shape {_shape_text(shape)}, "
                                f"expected {_shape_text(['batch', *dims])} with a dynamic batch", where)
 
 
@@ -131,15 +135,30 @@ class OnnxGenerator:
         self.backend = "onnx"
         self.source = source
 
-    def generate_log(self, cond_scaled: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """``(B, nx, ny)`` log1p images from scaled conditions ``(B, 9)`` and noise ``(B, *noise_shape)``."""
+    def run(self, cond_scaled: np.ndarray, noise: np.ndarray) -> dict[str, np.ndarray]:
+        """All outputs (``log_image``, ``log_image_unrounded``) for scaled conditions ``(B, 9)`` and noise
+        ``(B, *noise_shape)``."""
         feeds = {NOISE: np.ascontiguousarray(noise, np.float32), CONDITIONS: np.ascontiguousarray(cond_scaled, np.float32)}
-        return self.session.run([OUTPUT], feeds)[0]
+        names = [o.name for o in self.session.get_outputs()]
+        return dict(zip(names, self.session.run(names, feeds)))
+
+    def generate_log(self, cond_scaled: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """``(B, nx, ny)`` continuous log1p images (``log_image_unrounded``; comparable with PyTorch's
+        :meth:`~fastzdc.sampling.generator.ModelGenerator.generate_log`)."""
+        out = self.run(cond_scaled, noise)
+        return out.get(RAW_OUTPUT, out[OUTPUT])
+
+    def counts(self, cond_scaled: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """``(B, nx, ny)`` uint16 photon counts: the graph's ``log_image`` holds log1p of integers, decoded
+        exactly with ``round(exp(x) - 1)``."""
+        feeds = {NOISE: np.ascontiguousarray(noise, np.float32), CONDITIONS: np.ascontiguousarray(cond_scaled, np.float32)}
+        log = self.session.run([OUTPUT], feeds)[0]
+        return np.clip(np.rint(np.expm1(log)), 0, MAX_COUNT).astype(np.uint16)
 
     def generate(
         self, conditions: np.ndarray, *, seed: int | None = None, batch_size: int = 4096, device: Any = None, **sampler: Any
     ) -> np.ndarray:
-        """``(N, 9)`` raw features -> ``(N, nx, ny)`` uint16 counts (same rule as the PyTorch back end)."""
+        """``(N, 9)`` raw features -> ``(N, nx, ny)`` uint16 counts (the graph rounds as the PyTorch back end)."""
         if batch_size < 1:
             raise FastZDCError(f"batch size must be >= 1, got {batch_size}")
         if device is not None and str(device) not in ("cpu", "auto"):
@@ -153,9 +172,7 @@ class OnnxGenerator:
         noise = NoiseStream(0 if seed is None else int(seed), self.noise_shape)
         for start in range(0, len(cond), batch_size):
             c = cond[start : start + batch_size]
-            z = noise.rows(start, start + len(c)).numpy()
-            log = torch.from_numpy(self.generate_log(c, z))[:, None]
-            out[start : start + len(c)] = counts_from_log_images(log, self.dequantized)
+            out[start : start + len(c)] = self.counts(c, noise.rows(start, start + len(c)).numpy())
         return out
 
 
@@ -177,10 +194,10 @@ def load_onnx_generator(
         raise FastZDCError("a float16 ONNX model comes from an export folder (fastzdc export onnx --fp16); "
                            "give the folder, not the checkpoint", path)
     from ..sampling.generator import load_generator
-    from .graph import export_sampler
+    from .graph import export_sampler, with_count_output
 
     gen = load_generator(path, device="cpu", **sampler)
-    model = export_sampler(gen.kind, gen.net, gen.sampler)
+    model = with_count_output(export_sampler(gen.kind, gen.net, gen.sampler), gen.kind.dequantized)
     session = open_session(model.SerializeToString(), threads=threads, where=path)
     return OnnxGenerator(session, gen.detector, gen.scaler, gen.kind.noise_shape(), name=gen.name, sampler=gen.sampler,
                          n_params=gen.n_params, dequantized=gen.kind.dequantized, threads=threads, source=str(path))
