@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 mc_app = typer.Typer(help="The parametric Monte Carlo stand-in: calibration against published statistics.", no_args_is_help=True)
 app.add_typer(mc_app, name="mc")
+export_app = typer.Typer(help="Deployment: export a trained model for ALICE O2 and ONNX Runtime.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 console = Console()
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
@@ -211,17 +213,21 @@ def generate(
     batch_size: Annotated[int, typer.Option(help="Samples per network call.")] = 4096,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same responses (any batch size).")] = 0,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    backend: Annotated[str, typer.Option(help="torch (PyTorch), onnx (ONNX Runtime, CPU; a checkpoint is exported in memory "
+                                              "first, an export folder runs as is) or auto: ONNX Runtime for export folders "
+                                              "and for CPU batches up to 32 (measured faster there), PyTorch otherwise. "
+                                              "Same seed, same noise: both give the same responses up to float rounding.")] = "auto",
     json_out: JsonOpt = False,
 ) -> None:
-    """Generate one response per particle with a trained model; writes fastzdc HDF5."""
+    """Generate one response per particle with a trained model (checkpoint or ONNX export folder); writes fastzdc HDF5."""
     from .workflows import generate_to_file
 
     result = generate_to_file(model, conditions, out, steps=steps, method=method, batch_size=batch_size, seed=seed,
-                              device=device, progress=not json_out)
+                              device=device, progress=not json_out, backend=backend.lower())
     if json_out:
         _emit_json(result)
         return
-    console.print(f"wrote {result['rows']} {result['detector'].upper()} responses of {result['model']} to {result['file']} ({result['ms_per_sample']:.3f} ms/sample)")
+    console.print(f"wrote {result['rows']} {result['detector'].upper()} responses of {result['model']} to {result['file']} ({result['ms_per_sample']:.3f} ms/sample, {result['backend']})")
 
 
 @app.command()
@@ -254,6 +260,37 @@ def evaluate(
     print_result_table(result["results"], title=f"{result['rows_evaluated']} test rows x {n_rep} of {label} ({data})")
     if result.get("report"):
         console.print(f"report: {result['report']}")
+
+
+# --------------------------------------------------------------------------- export onnx
+@export_app.command("onnx")
+def export_onnx(
+    model: Annotated[Path, typer.Option(help="Checkpoint folder (or a run folder: its best/).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Export folder (replaced if it is a previous export).")],
+    steps: Annotated[int | None, typer.Option(help="Sampling steps unrolled in the graph (default: the checkpoint's).")] = None,
+    method: Annotated[str | None, typer.Option(help="ODE solver: euler, midpoint or heun (default: the checkpoint's).")] = None,
+    opset: Annotated[int, typer.Option(help="ONNX opset (>= 18).")] = 18,
+    fp16: Annotated[bool, typer.Option("--fp16", help="Also write float16 variants (float32 inputs and output).")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Export the whole sampler of a checkpoint as one ONNX graph for ALICE O2 and ONNX Runtime.
+
+    Files in OUT: model.onnx takes 'noise' (batch, noise shape; ZN FM: batch x 1 x 44 x 44) then 'conditions' (batch x 9, features scaled with scaler.txt) and returns 'log_image' (batch x nx x ny, log1p photon counts >= 0; counts = exp(x) - 1). model.graph-noise.onnx draws the noise inside the graph and takes 'conditions' only. --fp16 adds both in float16 (float32 inputs and output). scaler.txt is the feature scaler in O2's #means/#scales format, scaler.json the same as JSON, model_card.json describes everything.
+
+    The batch dimension is dynamic; the sampler's steps are unrolled. Before anything is written, every file runs in ONNX Runtime against PyTorch on the same noise; the folder is swapped in only when complete. Re-run after new weights to regenerate the files.
+    """
+    from .export import export_onnx as run_export
+
+    result = run_export(model, out, steps=steps, method=method, opset=opset, fp16=fp16)
+    if json_out:
+        _emit_json(result)
+        return
+    card = result["card"]
+    console.print(f"exported {card['name']} ({card['kind']}, {card['detector'].upper()}, sampler {card['sampler']}) to {out}/:")
+    for name, size in result["files"].items():
+        console.print(f"  {name} ({size / 1024:.0f} kB)")
+    diffs = ", ".join(f"{k} {v:.2g}" for k, v in result["parity"].items() if k.startswith("float"))
+    console.print(f"  scaler.txt, scaler.json, model_card.json; max |ONNX - PyTorch| (log1p): {diffs}")
 
 
 # --------------------------------------------------------------------------- mc calibrate

@@ -215,14 +215,18 @@ def generate_to_file(
     device: str | None = None,
     chunk: int = 65536,
     progress: bool = True,
+    backend: str = "auto",
 ) -> dict[str, Any]:
     """Generate one response per condition row with a trained model and stream them to HDF5.
 
     Memory stays bounded by ``chunk`` rows; the noise of chunk k comes from seed ``(seed, k)``, so the
-    same seed gives the same responses whatever the batch size.
+    same seed gives the same responses whatever the batch size. ``backend``: ``torch``, ``onnx`` (ONNX
+    Runtime, CPU; same noise, same numbers up to float rounding) or ``auto``
+    (:func:`fastzdc.export.backend.choose_backend`).
     """
     import time
 
+    from .export.backend import choose_backend
     from .sampling.generator import load_generator
 
     if batch_size < 1:
@@ -232,7 +236,8 @@ def generate_to_file(
     if file_format(out) != "h5":
         raise FastZDCError("generate writes HDF5: give an .h5 output", out)
     check_writable(out)
-    gen = load_generator(model, device=device, steps=steps, method=method)
+    backend = choose_backend(model, backend, device=device, batch_size=batch_size)
+    gen = load_generator(model, device=device, backend=backend, steps=steps, method=method)
     conditions, pdgid = load_conditions(conditions_file)
     attrs = {
         "generator": f"fastzdc model {gen.name} ({model})",
@@ -240,6 +245,7 @@ def generate_to_file(
         "seed": seed,
         "sampler": json_dumps(gen.sampler),
         "code_version": __version__,
+        "backend": backend,
     }
     t0 = time.perf_counter()
     with H5Writer(out, gen.detector, attrs) as w, progress_bar(f"generate {gen.name}", len(conditions), progress) as advance:
@@ -250,7 +256,8 @@ def generate_to_file(
             advance(len(counts))
     elapsed = time.perf_counter() - t0
     return {"file": str(out), "rows": int(len(conditions)), "model": gen.name, "detector": gen.detector.name,
-            "sampler": gen.sampler, "seconds": round(elapsed, 3), "ms_per_sample": 1e3 * elapsed / len(conditions)}
+            "sampler": gen.sampler, "seconds": round(elapsed, 3), "ms_per_sample": 1e3 * elapsed / len(conditions),
+            "backend": backend}
 
 
 def json_dumps(obj: Any) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -15,6 +15,9 @@ from ..errors import FastZDCError
 from ..models import ModelKind, get_kind
 from ..nn.unet import n_params
 from ..training.checkpoint import WEIGHTS, load_config, load_tensors, load_weights_into, resolve
+
+if TYPE_CHECKING:
+    from ..export.runtime import OnnxGenerator
 
 MAX_COUNT = np.iinfo(np.uint16).max
 
@@ -105,6 +108,7 @@ class ModelGenerator:
 
 
 NOISE_BLOCK = 1024
+BACKENDS = ("torch", "onnx")
 
 
 class NoiseStream:
@@ -130,8 +134,23 @@ class NoiseStream:
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
-def load_generator(path: str | Path, *, device: Any = None, **sampler: Any) -> ModelGenerator:
-    """Load a checkpoint directory (or a run directory: its ``best/``) as a Generator."""
+def load_generator(
+    path: str | Path, *, device: Any = None, backend: str = "torch", **sampler: Any
+) -> ModelGenerator | OnnxGenerator:
+    """Load a checkpoint directory (or a run directory: its ``best/``) as a Generator.
+
+    ``backend="onnx"``, or an export folder of ``fastzdc export onnx`` as ``path``, gives the ONNX Runtime
+    Generator instead (:func:`fastzdc.export.runtime.load_onnx_generator`; CPU, same noise, same numbers
+    up to float rounding).
+    """
+    if backend not in BACKENDS:
+        raise FastZDCError(f"unknown back end {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if backend == "onnx" or (Path(path) / "model_card.json").is_file():
+        if device is not None and str(device) not in ("cpu", "auto"):
+            raise FastZDCError(f"the ONNX Runtime back end runs on the CPU, got device {device!r}", path)
+        from ..export.runtime import load_onnx_generator
+
+        return load_onnx_generator(path, **sampler)
     ckpt = resolve(path)
     cfg = load_config(ckpt)
     kind = get_kind(cfg["kind"])(get_detector(cfg["detector"]), cfg["hparams"])

@@ -1,0 +1,36 @@
+"""Which back end generates: PyTorch or ONNX Runtime (``fastzdc generate --backend``).
+
+``auto`` takes ONNX Runtime where it was measured faster on the CPU -- small batches, the per-particle
+case of O2 (benchmarks/RESULTS.md, "ONNX Runtime vs PyTorch") -- and for an export folder, which only
+ONNX Runtime can run; PyTorch otherwise (large batches, GPUs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import FastZDCError
+from ..sampling.generator import BACKENDS, pick_device
+from .card import is_export_dir
+
+CHOICES = ("auto", *BACKENDS)
+AUTO_ONNX_MAX_BATCH = 32
+"""``auto`` uses ONNX Runtime on the CPU up to this batch size (measured: benchmarks/bench_onnx.py)."""
+
+
+def choose_backend(model: str | Path, backend: str = "auto", *, device: Any = None, batch_size: int = 4096) -> str:
+    """``"torch"`` or ``"onnx"`` for generating with ``model`` (a checkpoint or an export folder)."""
+    if backend not in CHOICES:
+        raise FastZDCError(f"unknown back end {backend!r}; choose one of: {', '.join(CHOICES)}")
+    exported = is_export_dir(model)
+    if exported and backend == "torch":
+        raise FastZDCError("an ONNX export folder runs with ONNX Runtime only: use --backend onnx (or auto), "
+                           "or give the checkpoint for --backend torch", model)
+    if backend != "auto":
+        return backend
+    if exported:
+        return "onnx"
+    if pick_device(device).type != "cpu":
+        return "torch"
+    return "onnx" if batch_size <= AUTO_ONNX_MAX_BATCH else "torch"

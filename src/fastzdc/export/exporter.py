@@ -1,0 +1,207 @@
+"""``fastzdc export onnx``: a checkpoint -> an export folder (ONNX files, O2 scaler, model card).
+
+The export checks itself before anything is written: every explicit-noise file is run in ONNX Runtime
+on the same noise and conditions as PyTorch and must agree within :data:`TOLERANCE` (max |difference|
+of the log1p images); the graph-noise files must run and give non-negative finite images. The folder
+is written under a temporary name and swapped in when complete, so a re-run (e.g. after new weights)
+replaces the previous export in one step and a failure leaves the old one intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from .. import __version__
+from .._atomic import atomic_dir, check_dir_writable
+from ..conditions import FEATURE_NAMES, FEATURE_UNITS, N_FEATURES
+from ..errors import FastZDCError
+from ..sampling.generator import ModelGenerator, NoiseStream, load_generator
+from ..training.checkpoint import WEIGHTS, load_config, resolve
+from .card import CARD, CARD_FORMAT, CARD_FORMAT_VERSION, SCALER_JSON, SCALER_TXT, VARIANTS, io_signature, is_export_dir
+from .graph import (
+    CONDITIONS,
+    DEFAULT_OPSET,
+    NOISE,
+    OUTPUT,
+    RAW_OUTPUT,
+    export_sampler,
+    set_metadata,
+    to_float16,
+    with_count_output,
+    with_graph_noise,
+)
+from .runtime import check_signature, open_session
+
+TOLERANCE = {"float32": 1e-3, "float16": 0.1}
+"""Largest accepted |ONNX Runtime - PyTorch| of the log1p image on the same noise and conditions (the
+export's self-check and the parity suite). float32: 1e-3, i.e. 0.1 % of any fibre's count; measured
+~2e-5 on the shipped models (operation order only). float16: 0.1; measured ~0.03 on the shipped models.
+The float16 files are judged by their W in benchmarks/RESULTS.md; this bound catches a broken conversion."""
+PARITY_ROWS = 16
+PARITY_SEED = 20240917
+
+O2_KEYS = {
+    "zn": ("ZDCSimParam.ZDCFastSimModelPathNeutron", "ZDCSimParam.ZDCFastSimModelScalesNeutron"),
+    "zp": ("ZDCSimParam.ZDCFastSimModelPathProton", "ZDCSimParam.ZDCFastSimModelScalesProton"),
+}
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parity_inputs(noise_shape: tuple[int, ...], rows: int = PARITY_ROWS, seed: int = PARITY_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed noise ``(rows, *noise_shape)`` and scaled conditions ``(rows, 9)`` (standard normal; the scaled
+    features of real particles have about this spread) for the export-time parity check."""
+    noise = NoiseStream(seed, tuple(noise_shape)).rows(0, rows).numpy()
+    cond = torch.randn(rows, N_FEATURES, generator=torch.Generator().manual_seed(seed)).numpy()
+    return noise, cond
+
+
+def torch_log_images(gen: ModelGenerator, noise: np.ndarray, cond: np.ndarray) -> np.ndarray:
+    """PyTorch's ``(B, nx, ny)`` log1p images for explicit noise and scaled conditions."""
+    x = gen.generate_log(torch.from_numpy(cond).to(gen.device), torch.from_numpy(noise).to(gen.device))
+    return x.float().cpu().numpy().reshape(len(cond), *gen.detector.shape)
+
+
+def export_onnx(
+    model: str | Path,
+    out: str | Path,
+    *,
+    steps: int | None = None,
+    method: str | None = None,
+    opset: int = DEFAULT_OPSET,
+    fp16: bool = False,
+) -> dict[str, Any]:
+    """Export a checkpoint's whole sampler to ONNX (see :mod:`fastzdc.export.card` for the folder).
+
+    Args:
+        model: checkpoint folder (or a run folder: its ``best/``).
+        out: export folder; replaced if it is a previous export, refused if it holds anything else.
+        steps, method: sampler overrides (default: the checkpoint's); the steps are unrolled in the graph.
+        opset: ONNX opset (>= 18).
+        fp16: also write float16 variants (float32 inputs and output).
+
+    Returns:
+        a summary: folder, files with sizes, measured parity, the model card.
+    """
+    out = check_dir_writable(out)
+    if out.is_dir() and any(out.iterdir()) and not is_export_dir(out):
+        raise FastZDCError("folder exists and is not a fastzdc ONNX export; refusing to replace it", out)
+    if steps is not None and steps < 1:
+        raise FastZDCError(f"--steps must be >= 1, got {steps}")
+    ckpt = resolve(model)
+    cfg = load_config(ckpt)
+    gen = load_generator(ckpt, device="cpu", steps=steps, method=method)
+    kind, det = gen.kind, gen.detector
+    noise_shape = tuple(kind.noise_shape())
+
+    base = export_sampler(kind, gen.net, gen.sampler, opset=opset)
+    data = dict(cfg.get("data", {}))
+    meta = {
+        "fastzdc.name": gen.name, "fastzdc.detector": det.name, "fastzdc.kind": kind.kind,
+        "fastzdc.sampler": json.dumps(gen.sampler, sort_keys=True), "fastzdc.noise_shape": json.dumps(list(noise_shape)),
+        "fastzdc.outputs": f"{OUTPUT}: log1p of integer photon counts {list(det.shape)}; {RAW_OUTPUT}: before rounding",
+        "fastzdc.code_version": __version__,
+        "fastzdc.synthetic_training_data": json.dumps(data.get("synthetic")),
+    }
+    full = with_count_output(base, kind.dequantized)
+    models = {"float32": full, "float32-graph-noise": with_graph_noise(full)}
+    if fp16:
+        half = with_count_output(to_float16(base), kind.dequantized)
+        models.update({"float16": half, "float16-graph-noise": with_graph_noise(half)})
+    blobs: dict[str, bytes] = {}
+    for variant, proto in models.items():
+        set_metadata(proto, {**meta, "fastzdc.variant": variant})
+        blobs[variant] = proto.SerializeToString()
+
+    parity = check_parity(gen, blobs, noise_shape)
+
+    files: dict[str, Any] = {}
+    for variant, blob in blobs.items():
+        name, precision, graph_noise = VARIANTS[variant]
+        files[variant] = {
+            "file": name, "precision": precision, "noise": "drawn in the graph (RandomNormalLike)" if graph_noise else "input",
+            "inputs": [CONDITIONS] if graph_noise else [NOISE, CONDITIONS], "bytes": len(blob), "sha256": _sha256(blob),
+        }
+    path_key, scales_key = O2_KEYS[det.name]
+    card = {
+        "format": CARD_FORMAT,
+        "format_version": CARD_FORMAT_VERSION,
+        "name": gen.name,
+        "detector": det.name,
+        "kind": kind.kind,
+        "hparams": cfg.get("hparams", {}),
+        "sampler": gen.sampler,
+        "noise_shape": list(noise_shape),
+        "image_shape": list(det.shape),
+        "n_params": gen.n_params,
+        "dequantized": kind.dequantized,
+        "decode": f"{OUTPUT} = log1p(n), n = clip({'floor' if kind.dequantized else 'round'}(exp(x) - 1), 0, 65535) "
+                  f"computed in the graph from x = {RAW_OUTPUT}; so exp({OUTPUT}) - 1 gives the integer counts, and "
+                  "O2's calculateChannels gives fastzdc's channel sums exactly",
+        **io_signature(noise_shape, tuple(det.shape), N_FEATURES, graph_noise=False),
+        "files": files,
+        "features": {"names": list(FEATURE_NAMES), "units": list(FEATURE_UNITS)},
+        "scaler": {"o2_text": SCALER_TXT, "json": SCALER_JSON, **gen.scaler.to_dict()},
+        "training_data": data,
+        "synthetic": data.get("synthetic"),
+        "validation_metrics": cfg.get("metrics", {}),
+        "source": {"checkpoint": str(model), "weights_sha256": _file_sha256(ckpt / WEIGHTS),
+                   "checkpoint_code_version": cfg.get("code_version")},
+        "code_version": __version__,
+        "export": {"exporter": "torch.onnx.export(dynamo=True)", "opset": opset, "torch": torch.__version__,
+                   "onnx": onnx.__version__, "onnxruntime": ort.__version__},
+        "parity": parity,
+        "o2": {"model_key": path_key, "scales_key": scales_key, "model_file": VARIANTS["float32"][0], "scales_file": SCALER_TXT},
+    }
+    with atomic_dir(out) as tmp:
+        for variant, blob in blobs.items():
+            (tmp / VARIANTS[variant][0]).write_bytes(blob)
+        (tmp / SCALER_TXT).write_text(gen.scaler.to_o2_text())
+        (tmp / SCALER_JSON).write_text(json.dumps(gen.scaler.to_dict(), indent=2) + "\n")
+        (tmp / CARD).write_text(json.dumps(card, indent=2) + "\n")
+    return {"out": str(out), "files": {VARIANTS[v][0]: len(b) for v, b in blobs.items()}, "parity": parity, "card": card}
+
+
+def check_parity(gen: ModelGenerator, blobs: dict[str, bytes], noise_shape: tuple[int, ...]) -> dict[str, Any]:
+    """Run every variant in ONNX Runtime against PyTorch (``log_image_unrounded`` against ``generate_log``)
+    and check that ``exp(log_image) - 1`` is integer; raise if a variant fails."""
+    noise, cond = parity_inputs(noise_shape)
+    ref = torch_log_images(gen, noise, cond)
+    result: dict[str, Any] = {"rows": len(cond), "measure": "max |ONNX Runtime - PyTorch| of the log1p image",
+                              "tolerance": TOLERANCE}
+    for variant, blob in blobs.items():
+        _, precision, graph_noise = VARIANTS[variant]
+        sess = open_session(blob, threads=1, where=f"<{variant} export>")
+        check_signature(sess, gen.detector, None if graph_noise else noise_shape, f"<{variant} export>")
+        feeds = {CONDITIONS: cond} if graph_noise else {NOISE: noise, CONDITIONS: cond}
+        log, got = sess.run([OUTPUT, RAW_OUTPUT], feeds)
+        if not (np.isfinite(got).all() and (got >= 0).all() and np.isfinite(log).all() and (log >= 0).all()):
+            raise FastZDCError(f"export self-check failed: the {variant} graph gives negative or non-finite images")
+        counts = np.expm1(log.astype(np.float64))
+        if np.abs(counts - np.rint(counts)).max() > 1e-3 * (1 + counts.max()):
+            raise FastZDCError(f"export self-check failed: exp({OUTPUT}) - 1 of the {variant} graph is not integer")
+        if not graph_noise:
+            diff = float(np.abs(got - ref).max())
+            result[variant] = diff
+            if diff > TOLERANCE[precision]:
+                raise FastZDCError(f"export self-check failed: {variant} ONNX differs from PyTorch by {diff:.3g} "
+                                   f"(tolerance {TOLERANCE[precision]:g})")
+    return result
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

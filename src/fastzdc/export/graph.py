@@ -1,0 +1,254 @@
+"""Any model kind's whole sampler as one ONNX graph, and the two graph rewrites made from it.
+
+The graph is ``log_image = sample(noise, conditions)`` with the kind's own
+``kind.sample(net, conditions, noise, **sampler)``: the fixed number of ODE steps is a Python loop with
+a static trip count, so the exporter unrolls it (for a latent kind the decoder is simply part of
+``sample``). Inputs and output (``batch`` is a dynamic dimension)::
+
+    noise                float32 (batch, *kind.noise_shape())   standard-normal noise, e.g. (batch, 1, 44, 44)
+    conditions           float32 (batch, 9)                      scaled features (x - mean) / scale
+    log_image            float32 (batch, nx, ny)   log1p(n) of the integer photon counts n per fibre (first output)
+    log_image_unrounded  float32 (batch, nx, ny)   the sampler's continuous log1p image x >= 0 (second output)
+
+``n = round(exp(x) - 1)`` (``floor`` for a dequantized kind), clipped to [0, 65535]: exactly what fastzdc's
+Generators return. Rounding inside the graph makes a consumer that sums ``exp(log_image) - 1`` (O2's
+``calculateChannels``) reproduce fastzdc's channel sums exactly; summing the unrounded image instead
+changes the channel-sum distribution (measured: W +49 % on ZN, benchmarks/RESULTS.md).
+
+Exporter: ``torch.onnx.export(..., dynamo=True)`` (the torch.export-based exporter, PyTorch's default
+since 2.9; the TorchScript-based one is deprecated). On the shipped FM it gives half the nodes of the
+TorchScript exporter (1,173 against 2,298), named dynamic dimensions and no duplicated weights.
+
+Rewrites (pure ONNX, no second export):
+
+* :func:`with_count_output`: appends the rounding tail that makes ``log_image`` from ``log_image_unrounded``
+  (after the float16 conversion, so the tail is float32 in every variant);
+* :func:`with_graph_noise`: the ``noise`` input replaced by ``RandomNormalLike`` inside the graph, so
+  the file takes the conditions alone (for consumers that make no noise of their own);
+* :func:`to_float16`: weights and arithmetic in float16, inputs and output kept float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import logging
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from torch import nn
+
+from ..conditions import N_FEATURES
+from ..errors import FastZDCError
+from ..models import ModelKind
+
+NOISE = "noise"
+CONDITIONS = "conditions"
+OUTPUT = "log_image"
+RAW_OUTPUT = "log_image_unrounded"
+MAX_COUNT = 65535
+BATCH = "batch"
+MIN_OPSET = 18
+"""the dynamo exporter writes opset 18 natively; older opsets would need a lossy version conversion"""
+DEFAULT_OPSET = 18
+
+
+class SamplerGraph(nn.Module):
+    """``forward(noise, conditions) -> (B, nx, ny)`` non-negative continuous log1p images: the kind's
+    sampler with fixed options (exported as ``log_image_unrounded``)."""
+
+    def __init__(self, kind: ModelKind, net: nn.Module, sampler: dict[str, Any]) -> None:
+        super().__init__()
+        self.kind = kind
+        self.net = net
+        self.sampler = dict(sampler)
+        self.image_shape = tuple(kind.detector.shape)
+
+    def forward(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        x = self.kind.sample(self.net, conditions, noise, **self.sampler)
+        return x.clamp_min(0.0).reshape(-1, *self.image_shape)
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence the exporter's progress lines, warnings and log records (e.g. 'torchvision is not
+    installed'): the CLI prints its own one-line summary."""
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, lvl in zip(loggers, levels):
+            lg.setLevel(lvl)
+
+
+def export_sampler(
+    kind: ModelKind, net: nn.Module, sampler: dict[str, Any], *, opset: int = DEFAULT_OPSET
+) -> onnx.ModelProto:
+    """Export ``kind.sample`` with the given network and sampler options as one float32 ONNX graph.
+
+    The network is copied (contiguous memory format, CPU, eval mode); the caller's stays untouched.
+    Node-level debugging metadata of the exporter (stack traces, FX names) is stripped: it tripled the
+    file size and means nothing to a consumer.
+    """
+    if not isinstance(opset, int) or opset < MIN_OPSET:
+        raise FastZDCError(f"--opset must be an integer >= {MIN_OPSET} (the exporter's native opset), got {opset!r}")
+    opts = kind.sampler_options(sampler)
+    net = copy.deepcopy(net).to("cpu", memory_format=torch.contiguous_format).float().eval()
+    module = SamplerGraph(kind, net, opts).eval()
+    example = (torch.randn(2, *kind.noise_shape()), torch.randn(2, N_FEATURES))
+    batch = torch.export.Dim(BATCH, min=1, max=1 << 24)
+    try:
+        with _quiet_exporter(), torch.no_grad():
+            program = torch.onnx.export(
+                module, example, dynamo=True, input_names=[NOISE, CONDITIONS], output_names=[RAW_OUTPUT],
+                dynamic_shapes=({0: batch}, {0: batch}), opset_version=opset, optimize=True, verbose=False,
+            )
+    except ImportError as err:  # onnxscript missing
+        raise FastZDCError(f"the ONNX exporter needs the package onnxscript ({err}); pip install onnxscript") from None
+    model = program.model_proto
+    _strip_debug_metadata(model)
+    model.producer_name = "fastzdc"
+    model.doc_string = (f"fastzdc {kind.kind} sampler for {kind.detector.name.upper()}: "
+                        f"{NOISE} + {CONDITIONS} (scaled features) -> {OUTPUT} (log1p of integer photon counts), "
+                        f"{RAW_OUTPUT} (the sampler's continuous log1p image)")
+    return model
+
+
+def _strip_debug_metadata(model: onnx.ModelProto) -> None:
+    def clean(graph: onnx.GraphProto) -> None:
+        for node in graph.node:
+            del node.metadata_props[:]
+            node.doc_string = ""
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.GRAPH:
+                    clean(attr.g)
+        for vi in (*graph.input, *graph.output, *graph.value_info):
+            del vi.metadata_props[:]
+        for init in graph.initializer:
+            del init.metadata_props[:]
+
+    clean(model.graph)
+    for fn in model.functions:
+        for node in fn.node:
+            del node.metadata_props[:]
+
+
+def set_metadata(model: onnx.ModelProto, meta: dict[str, str]) -> None:
+    """Key/value strings in the ONNX file itself (ONNX Runtime: ``session.get_modelmeta().custom_metadata_map``)."""
+    del model.metadata_props[:]
+    for k, v in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = str(k), str(v)
+
+
+def with_count_output(model: onnx.ModelProto, dequantized: bool = False) -> onnx.ModelProto:
+    """A copy of a sampler graph (output ``log_image_unrounded`` = x) with a first output
+    ``log_image = log(1 + clip(round(exp(x) - 1), 0, 65535))`` (``floor`` instead of ``round`` for a
+    dequantized kind), computed in float32."""
+    out = copy.deepcopy(model)
+    g = out.graph
+    if [o.name for o in g.output] != [RAW_OUTPUT]:
+        raise FastZDCError(f"the sampler graph must have the single output {RAW_OUTPUT!r}")
+    raw = g.output[0]
+    if raw.type.tensor_type.elem_type != TensorProto.FLOAT:
+        raise FastZDCError(f"the {RAW_OUTPUT!r} output must be float32")
+    p = "fastzdc_counts_"
+    g.initializer.extend([numpy_helper.from_array(np.asarray(1.0, np.float32), p + "one"),
+                          numpy_helper.from_array(np.asarray(0.0, np.float32), p + "lo"),
+                          numpy_helper.from_array(np.asarray(float(MAX_COUNT), np.float32), p + "hi")])
+    g.node.extend([
+        helper.make_node("Exp", [RAW_OUTPUT], [p + "exp"], name=p + "exp"),
+        helper.make_node("Sub", [p + "exp", p + "one"], [p + "expm1"], name=p + "expm1"),
+        helper.make_node("Floor" if dequantized else "Round", [p + "expm1"], [p + "int"], name=p + "int"),
+        helper.make_node("Clip", [p + "int", p + "lo", p + "hi"], [p + "counts"], name=p + "clip"),
+        helper.make_node("Add", [p + "counts", p + "one"], [p + "plus1"], name=p + "plus1"),
+        helper.make_node("Log", [p + "plus1"], [OUTPUT], name=p + "log1p"),
+    ])
+    counts, raw = copy.deepcopy(raw), copy.deepcopy(raw)
+    counts.name = OUTPUT
+    del g.output[:]
+    g.output.extend([counts, raw])
+    onnx.checker.check_model(out)
+    return out
+
+
+def with_graph_noise(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``model`` whose float32 ``noise`` input is drawn inside the graph.
+
+    ``noise = RandomNormalLike(ConstantOfShape(concat(shape(conditions)[:1], noise_dims)))`` with mean 0,
+    scale 1 and no seed attribute: ONNX Runtime seeds the kernel once per session (``onnxruntime.set_seed``
+    fixes it) and every run draws fresh noise. The only input left is ``conditions``.
+    """
+    out = copy.deepcopy(model)
+    g = out.graph
+    noise = next((i for i in g.input if i.name == NOISE), None)
+    if noise is None or not any(i.name == CONDITIONS for i in g.input):
+        raise FastZDCError(f"the graph needs inputs {NOISE!r} and {CONDITIONS!r} to move the noise inside")
+    tt = noise.type.tensor_type
+    if tt.elem_type != TensorProto.FLOAT:
+        raise FastZDCError(f"the {NOISE!r} input must be float32 to be drawn inside the graph")
+    dims = [d.dim_value for d in tt.shape.dim[1:]]
+    if not dims or any(d <= 0 for d in dims):
+        raise FastZDCError(f"the {NOISE!r} input needs static dimensions after the batch, got {dims}")
+    g.input.remove(noise)
+    prefix = "fastzdc_noise_"
+    g.initializer.append(numpy_helper.from_array(np.asarray(dims, np.int64), prefix + "dims"))
+    new_nodes = [
+        helper.make_node("Shape", [CONDITIONS], [prefix + "batch"], start=0, end=1, name=prefix + "shape"),
+        helper.make_node("Concat", [prefix + "batch", prefix + "dims"], [prefix + "full_shape"], axis=0, name=prefix + "concat"),
+        helper.make_node("ConstantOfShape", [prefix + "full_shape"], [prefix + "zeros"],
+                         value=helper.make_tensor("value", TensorProto.FLOAT, [1], [0.0]), name=prefix + "zeros"),
+        helper.make_node("RandomNormalLike", [prefix + "zeros"], [NOISE], dtype=TensorProto.FLOAT, mean=0.0,
+                         scale=1.0, name=prefix + "draw"),
+    ]
+    nodes = list(g.node)
+    del g.node[:]
+    g.node.extend(new_nodes + nodes)
+    onnx.checker.check_model(out)
+    return out
+
+
+def to_float16(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Weights and arithmetic in float16; the inputs and the output stay float32 (``Cast`` at the edges),
+    so a consumer feeds and reads the same tensors as for the float32 file."""
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.getLogger("onnxruntime.transformers.float16").setLevel(logging.ERROR)
+        out = convert_float_to_float16(copy.deepcopy(model), keep_io_types=True)
+    _toposort(out.graph)
+    onnx.checker.check_model(out)
+    out.doc_string = model.doc_string + " [float16 weights and arithmetic; float32 inputs and output]"
+    return out
+
+
+def _toposort(graph: onnx.GraphProto) -> None:
+    """Order the nodes so that every input is produced before it is used (the float16 converter appends
+    its edge casts at the end; ONNX Runtime copes, but the ONNX checker and other consumers do not)."""
+    known = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending = list(graph.node)
+    ordered: list[onnx.NodeProto] = []
+    while pending:
+        ready = [n for n in pending if all(i in known for i in n.input)]
+        if not ready:
+            raise FastZDCError("the graph has a cycle or an undefined tensor: " + ", ".join(
+                sorted({i for n in pending for i in n.input if i not in known})[:3]))
+        ready_ids = {id(n) for n in ready}
+        pending = [n for n in pending if id(n) not in ready_ids]
+        for n in ready:
+            ordered.append(n)
+            known.update(n.output)
+    del graph.node[:]
+    graph.node.extend(ordered)
