@@ -23,7 +23,7 @@ from ..data.validate import validate_conditions
 from ..detector import Detector, get_detector
 from ..errors import FastZDCError
 from ..sampling.generator import MAX_COUNT, NoiseStream
-from .card import SCALER_JSON, VARIANTS, is_export_dir, load_card, variant_name
+from .card import SCALER_JSON, is_export_dir, load_card, variant_name
 from .graph import CONDITIONS, NOISE, OUTPUT, RAW_OUTPUT
 
 ORT_FLOAT = "tensor(float)"
@@ -135,12 +135,15 @@ class OnnxGenerator:
         self.backend = "onnx"
         self.source = source
 
+    @staticmethod
+    def _feeds(cond_scaled: np.ndarray, noise: np.ndarray) -> dict[str, np.ndarray]:
+        return {NOISE: np.ascontiguousarray(noise, np.float32), CONDITIONS: np.ascontiguousarray(cond_scaled, np.float32)}
+
     def run(self, cond_scaled: np.ndarray, noise: np.ndarray) -> dict[str, np.ndarray]:
         """All outputs (``log_image``, ``log_image_unrounded``) for scaled conditions ``(B, 9)`` and noise
         ``(B, *noise_shape)``."""
-        feeds = {NOISE: np.ascontiguousarray(noise, np.float32), CONDITIONS: np.ascontiguousarray(cond_scaled, np.float32)}
         names = [o.name for o in self.session.get_outputs()]
-        return dict(zip(names, self.session.run(names, feeds)))
+        return dict(zip(names, self.session.run(names, self._feeds(cond_scaled, noise))))
 
     def generate_log(self, cond_scaled: np.ndarray, noise: np.ndarray) -> np.ndarray:
         """``(B, nx, ny)`` continuous log1p images (``log_image_unrounded``; comparable with PyTorch's
@@ -151,8 +154,7 @@ class OnnxGenerator:
     def counts(self, cond_scaled: np.ndarray, noise: np.ndarray) -> np.ndarray:
         """``(B, nx, ny)`` uint16 photon counts: the graph's ``log_image`` holds log1p of integers, decoded
         exactly with ``round(exp(x) - 1)``."""
-        feeds = {NOISE: np.ascontiguousarray(noise, np.float32), CONDITIONS: np.ascontiguousarray(cond_scaled, np.float32)}
-        log = self.session.run([OUTPUT], feeds)[0]
+        log = self.session.run([OUTPUT], self._feeds(cond_scaled, noise))[0]
         return np.clip(np.rint(np.expm1(log)), 0, MAX_COUNT).astype(np.uint16)
 
     def generate(
@@ -223,4 +225,4 @@ def _from_export_dir(folder: Path, precision: str, threads: int, sampler: dict[s
                          source=str(file))
 
 
-__all__ = ["OnnxGenerator", "VARIANTS", "check_signature", "load_onnx_generator", "open_session", "session_options"]
+__all__ = ["OnnxGenerator", "check_signature", "load_onnx_generator", "open_session", "session_options"]
