@@ -10,7 +10,11 @@ training-split mean and standard deviation of ``z``, and applies the flow-matchi
 
 Sampling (one pure tensor function of conditions and noise, exportable as one graph):
 
-    z' = ODE(v, n; steps, method),   x = max(D(s z' + m), 0)      (log1p image, B x 1 x nx x ny)
+    z' = ODE(v, n; steps, method),   c = exp(max(D(s z' + m), 0)) - 1,   counts = floor(c + u(n))
+
+(``u(n)``: uniforms derived from the same noise, :mod:`fastzdc.sampling.dither`; stochastic rounding is
+unbiased where plain rounding drops every fibre below half a photon; ``dither = false`` rounds.)
+The result is returned as a log1p image ``(B, 1, nx, ny)``.
 
 The checkpoint is self-contained: its weights hold the flow, the decoder and ``m, s``; its hparams hold
 the VAE's hyper-parameters, so loading it never needs the VAE checkpoint again.
@@ -28,6 +32,7 @@ from ..errors import FastZDCError
 from ..nn.autoencoder import VAE, Decoder, latent_hw
 from ..nn.mlp import LatentMLP
 from ..nn.unet import CondUNet
+from ..sampling.dither import NoiseDither, stochastic_round_log1p
 from ..sampling.ode import integrate
 from ..training.checkpoint import WEIGHTS, load_config, load_tensors, load_weights_into, resolve
 from .base import register
@@ -38,10 +43,11 @@ from .vae import VariationalAutoencoder
 class LatentFlow(nn.Module):
     """The sampling network: velocity ``flow(z', c, t)`` on standardised latents + frozen decoder."""
 
-    def __init__(self, flow: nn.Module, decoder: nn.Module, z_ch: int) -> None:
+    def __init__(self, flow: nn.Module, decoder: nn.Module, z_ch: int, out_shape: tuple[int, int]) -> None:
         super().__init__()
         self.flow = flow
         self.decoder = decoder.requires_grad_(False)
+        self.dither = NoiseDither(z_ch, out_shape)
         self.register_buffer("latent_mean", torch.zeros(z_ch))
         self.register_buffer("latent_std", torch.ones(z_ch))
 
@@ -75,7 +81,7 @@ class LatentFlowMatching(FlowMatching):
         "logit_mean": 0.0,
         "logit_std": 1.0,
     }
-    sampler_defaults = {"steps": 8, "method": "euler"}
+    sampler_defaults = {"steps": 8, "method": "euler", "dither": True}
 
     def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
         super().__init__(detector, hparams)
@@ -126,7 +132,7 @@ class LatentFlowMatching(FlowMatching):
         else:
             flow = CondUNet(shape[1:], widths=tuple(h["widths"]), blocks=tuple(h["blocks"]), emb_dim=int(h["emb_dim"]), in_ch=shape[0])
         decoder = Decoder(self.detector.shape, tuple(vh["dec_widths"]), tuple(vh["dec_blocks"]), int(vh["z_ch"]))
-        return LatentFlow(flow, decoder, shape[0])
+        return LatentFlow(flow, decoder, shape[0], self.detector.shape)
 
     # ------------------------------------------------------------------ training
     @torch.no_grad()
@@ -163,4 +169,5 @@ class LatentFlowMatching(FlowMatching):
     def sample(self, net: nn.Module, cond: torch.Tensor, noise: torch.Tensor, **options: Any) -> torch.Tensor:
         opts = self.sampler_options(options)
         z = integrate(lambda z, t: net.flow(z, cond, t).float(), noise, int(opts["steps"]), str(opts["method"]))
-        return net.decode(z)
+        x = net.decode(z)
+        return stochastic_round_log1p(x, net.dither(noise)) if opts["dither"] else x

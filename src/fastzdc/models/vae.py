@@ -15,7 +15,10 @@ L2 norm ``w_k``):
 ``C`` is the patch discriminator (:mod:`fastzdc.nn.discriminator`); no pretrained network can be
 downloaded here, so the perceptual term ``P`` compares the critic's unit-normalised feature maps of
 ``x`` and ``r`` (LPIPS-style feature matching). ``S`` are the detector's 5 channel sums of
-``exp(r) - 1``; the term targets directly what the published W and MAE measure. A weight 0 drops a
+``exp(r) - 1``; the term targets directly what the published W and MAE measure: a deterministic
+decoder trained on l2 in log1p units alone predicts ``E[log1p n]``, whose counts are biased low
+(Jensen). Decoded maps are turned into integers by stochastic rounding (:mod:`fastzdc.sampling.dither`),
+whose expectation is the map itself, so the term needs no rounding. A weight 0 drops a
 term (no critic at all when ``w_adv = w_perc = 0``).
 
 A VAE checkpoint reconstructs images (validation W is the reconstruction W); it does not generate from
@@ -32,6 +35,7 @@ from torch import nn
 
 from ..errors import FastZDCError
 from ..nn.autoencoder import VAE, latent_hw
+from ..sampling.dither import stochastic_round_log1p
 from ..nn.discriminator import PatchDiscriminator, frozen, hinge_critic_loss, hinge_generator_loss, perceptual_distance
 from ..training.balance import grad_normalize
 from .base import ModelKind, register
@@ -113,8 +117,10 @@ class VariationalAutoencoder(ModelKind):
         return total
 
     def reconstruct(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """Decode the posterior mean: ``D(mu(x))``, clamped at 0."""
-        return net(x).clamp_min(0.0)
+        """Decode the posterior mean, ``D(mu(x))`` clamped at 0, stochastically rounded to integer counts
+        (uniforms from a fixed seed, so validation is deterministic)."""
+        u = torch.rand(x.shape, generator=torch.Generator().manual_seed(0)).to(x.device)
+        return stochastic_round_log1p(net(x).clamp_min(0.0), u)
 
     def sample(self, net: nn.Module, cond: torch.Tensor, noise: torch.Tensor, **options: Any) -> torch.Tensor:
         raise FastZDCError(

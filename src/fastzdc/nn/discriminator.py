@@ -24,8 +24,9 @@ from torch import nn
 class PatchDiscriminator(nn.Module):
     """``(B, 1, H, W)`` log1p images -> patch logits ``(B, 1, ceil(H/4), ceil(W/4))`` and features.
 
-    Layers: 3x3 conv (full resolution), two 3x3 stride-2 convs (1/2, 1/4), a 3x3 logit conv; leaky
-    ReLU(0.2) after each hidden conv. The input is zero-padded to a multiple of 4 (ZP 56x30 -> 56x32).
+    Layers: two 3x3 stride-2 convs (to 1/2, then 1/4 resolution), a 3x3 conv at 1/4, a 3x3 logit conv;
+    leaky ReLU(0.2) after each hidden conv. Nothing runs at full resolution (training cost: the critic
+    sees 4 batches per step). The input is zero-padded to a multiple of 4 (ZP 56x30 -> 56x32).
     """
 
     def __init__(self, in_shape: tuple[int, int], widths: tuple[int, int, int] = (8, 16, 32)) -> None:
@@ -34,7 +35,7 @@ class PatchDiscriminator(nn.Module):
         self.pad_h, self.pad_w = (-h) % 4, (-w) % 4
         c0, c1, c2 = widths
         self.convs = nn.ModuleList(
-            [nn.Conv2d(1, c0, 3, padding=1), nn.Conv2d(c0, c1, 3, stride=2, padding=1), nn.Conv2d(c1, c2, 3, stride=2, padding=1)]
+            [nn.Conv2d(1, c0, 3, stride=2, padding=1), nn.Conv2d(c0, c1, 3, stride=2, padding=1), nn.Conv2d(c1, c2, 3, padding=1)]
         )
         self.logits = nn.Conv2d(c2, 1, 3, padding=1)
 
