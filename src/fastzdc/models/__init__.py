@@ -8,5 +8,7 @@ from __future__ import annotations
 from .base import ModelKind, get_kind, register
 
 from . import fm as _fm  # noqa: E402,F401  (registers "fm")
+from . import vae as _vae  # noqa: E402,F401  (registers "vae")
+from . import latent_fm as _latent_fm  # noqa: E402,F401  (registers "latent-fm")
 
 __all__ = ["ModelKind", "get_kind", "register"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
@@ -45,6 +46,37 @@ class ModelKind(ABC):
     @abstractmethod
     def sample(self, net: nn.Module, cond: torch.Tensor, noise: torch.Tensor, **options: Any) -> torch.Tensor:
         """log1p images ``(B, 1, nx, ny)`` from noise of :meth:`noise_shape` and scaled conditions."""
+
+    # ---- optional capabilities (defaults: a plain generative model trained on images) ----------
+    reconstructs: ClassVar[bool] = False
+    """True for autoencoders: validation scores :meth:`reconstruct` of the validation images instead of
+    samples drawn from the conditions."""
+
+    def reconstruct(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """log1p reconstructions of log1p images ``x`` (autoencoder kinds only)."""
+        raise FastZDCError(f"{self.kind} models do not reconstruct images")
+
+    def build_critic(self) -> nn.Module | None:
+        """A second network trained alongside the model (an adversarial discriminator), or None.
+
+        The loop gives it its own optimiser (peak learning rate ``critic_lr``), keeps its weights and
+        moments in ``last/`` for exact resume (never in the inference weights) and passes it to
+        :meth:`loss` as ``critic=``. The loss returns the sum of both players' losses; the model's
+        terms must evaluate the critic under :func:`fastzdc.nn.discriminator.frozen` so that one
+        backward pass gives each network exactly its own gradient.
+        """
+        return None
+
+    def training_inputs(self, net: nn.Module, batches: Iterator[torch.Tensor]) -> torch.Tensor | None:
+        """Optional: what :meth:`loss` trains on instead of the images, computed once before training.
+
+        ``batches`` yields the log1p training images ``(b, 1, nx, ny)`` in row order. A kind built on a
+        frozen pretrained network (latent FM on a VAE, a prior on a VQ autoencoder) loads that network
+        here, copies the parts it samples with into ``net`` and returns the encoded training split
+        ``(n_train, ...)``; the loop then draws its batches from that tensor. Called on fresh and
+        resumed runs, before the EMA copy is made. Default None: train on the images.
+        """
+        return None
 
     @property
     def dequantized(self) -> bool:

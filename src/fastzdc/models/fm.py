@@ -73,7 +73,7 @@ class FlowMatching(ModelKind):
 
     def loss(self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         b = x.shape[0]
-        if self.hparams["dequantize"]:
+        if self.hparams.get("dequantize"):
             x = torch.log1p(torch.expm1(x) + torch.rand(x.shape, generator=gen, device=x.device))
         z = torch.randn(x.shape, generator=gen, device=x.device)
         t = self._sample_t(b, gen, x.device)

@@ -36,6 +36,8 @@ class TrainConfig:
     """``onecycle`` (cosine warm-up then cosine decay), ``cosine`` (decay only) or ``constant``"""
     warmup: float = 0.05
     """fraction of all steps spent warming up (onecycle)"""
+    critic_lr: float = 0.0
+    """peak learning rate of a critic (the VAE's discriminator), same schedule; 0 = ``lr``"""
     ema_decay: float = 0.999
     grad_clip: float = 1.0
     seed: int = 0
@@ -103,6 +105,7 @@ class TrainConfig:
             (self.epochs >= 1, "epochs must be >= 1"),
             (self.batch_size >= 1, "batch_size must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
+            (self.critic_lr >= 0, "critic_lr must be >= 0"),
             (0 <= self.ema_decay < 1, "ema_decay must be in [0, 1)"),
             (self.schedule in ("onecycle", "cosine", "constant"), "schedule must be onecycle, cosine or constant"),
             (self.precision in ("auto", "float32", "bfloat16"), "precision must be auto, float32 or bfloat16"),

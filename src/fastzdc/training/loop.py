@@ -5,6 +5,12 @@ Per step: a batch of log1p images and scaled conditions, the kind's loss, AdamW 
 W (mean 5-channel Wasserstein) of the EMA weights on a fixed validation subset; ``last/`` (with the
 exact training state) and ``best/`` (lowest validation W) checkpoints.
 
+Optional kind capabilities (:class:`~fastzdc.models.base.ModelKind`): a *critic* (adversarial
+discriminator) trained alongside with its own AdamW (peak ``critic_lr``), its state kept in ``last/``;
+*training inputs* encoded once by a frozen pretrained network (latent FM trains on VAE latents);
+*reconstruction* validation for autoencoders (W of the reconstructed validation images). Parameters
+with ``requires_grad = False`` (frozen sub-networks) are neither optimised nor averaged.
+
 Determinism: the weights are initialised from ``seed``; epoch e visits the training rows in the order
 ``default_rng([seed, e]).permutation``; step s draws its noise from a generator seeded with
 ``seed * 1_000_003 + s``. Resuming from ``last/`` therefore continues exactly (same final weights as an
@@ -34,7 +40,7 @@ from ..metrics import compare_counts
 from ..models import get_kind
 from ..nn.unet import n_params
 from ..progress import progress_bar
-from ..sampling.generator import ModelGenerator, pick_device
+from ..sampling.generator import ModelGenerator, counts_from_log_images, pick_device
 from .checkpoint import STATE, STATE_JSON, WEIGHTS, load_tensors, load_weights_into, save_checkpoint
 from .config import TrainConfig
 
@@ -121,13 +127,25 @@ def train(
     torch.manual_seed(cfg.seed)
     try:
         net = kind.build().to(device)
+        critic = kind.build_critic()
     except (TypeError, ValueError, RuntimeError) as err:
         raise FastZDCError(f"invalid {cfg.kind} model options {cfg.model}: {err}") from None
+    inputs = kind.training_inputs(net, _image_batches(resp, device))
+    trainable = [name for name, p in net.named_parameters() if p.requires_grad]
     ema = copy.deepcopy(net).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay,
+    params = [dict(net.named_parameters())[n] for n in trainable]
+    ema_params = [dict(ema.named_parameters())[n] for n in trainable]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay,
                             fused=device.type == "cuda")
+    critic_opt = None
+    if critic is not None:
+        critic = critic.to(device)
+        critic_opt = torch.optim.AdamW(critic.parameters(), lr=cfg.critic_lr or cfg.lr, betas=(cfg.beta1, cfg.beta2),
+                                       weight_decay=cfg.weight_decay, fused=device.type == "cuda")
+    critic_scale = (cfg.critic_lr or cfg.lr) / cfg.lr
+    aux = {"critic": critic} if critic is not None else {}
     check_every = 1 if device.type == "cpu" else 32
 
     meta_data = {
@@ -153,11 +171,12 @@ def train(
         load_weights_into(net, {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}, last / STATE)
         load_weights_into(ema, load_tensors(last / WEIGHTS), last / WEIGHTS)
         _load_optimizer(opt, tensors, st["optimizer"])
+        if critic is not None:
+            load_weights_into(critic, {k[7:]: v for k, v in tensors.items() if k.startswith("critic.")}, last / STATE)
+            _load_optimizer(critic_opt, tensors, st["critic_optimizer"], prefix="copt.")
         state = {k: st[k] for k in ("epoch", "step", "best_w", "history")}
         log(f"resuming at epoch {state['epoch']}, step {state['step']}")
 
-    params = list(net.parameters())
-    ema_params = list(ema.parameters())
     base_config = {
         "kind": cfg.kind,
         "detector": detector.name,
@@ -181,14 +200,17 @@ def train(
         with progress_bar(desc, steps_per_epoch, progress) as advance:
             for b in range(steps_per_epoch):
                 idx = np.sort(perm[b * bs : (b + 1) * bs])  # sorted: contiguous-ish reads, same rows
-                x = _log1p_batch(resp, idx, device)
+                x = _log1p_batch(resp, idx, device) if inputs is None else inputs[idx].to(device, non_blocking=True)
                 c = cond[idx].to(device, non_blocking=True)
                 step = state["step"]
                 gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + step)
                 for group in opt.param_groups:
                     group["lr"] = lr_at(cfg, step, total)
+                if critic_opt is not None:
+                    for group in critic_opt.param_groups:
+                        group["lr"] = critic_scale * lr_at(cfg, step, total)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                    loss = kind.loss(net, x, c, gen)
+                    loss = kind.loss(net, x, c, gen, **aux)
                 loss_sum += loss.detach()
                 # reading the loss waits for the device: every step on CPU (before the update, so a
                 # NaN never reaches the weights), every `check_every` steps on a GPU
@@ -203,10 +225,16 @@ def train(
                     advance(b + 1 - shown, info)
                     shown = b + 1
                 opt.zero_grad(set_to_none=True)
+                if critic_opt is not None:
+                    critic_opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 opt.step()
+                if critic_opt is not None:
+                    if cfg.grad_clip > 0:
+                        torch.nn.utils.clip_grad_norm_(critic.parameters(), cfg.grad_clip)
+                    critic_opt.step()
                 with torch.no_grad():
                     d = min(cfg.ema_decay, (1 + step) / (10 + step))
                     torch._foreach_mul_(ema_params, d)
@@ -226,11 +254,16 @@ def train(
         tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
         opt_tensors, opt_meta = _optimizer_state(opt)
         tensors.update(opt_tensors)
+        extra_meta = {}
+        if critic is not None:
+            tensors.update({f"critic.{k}": v for k, v in critic.state_dict().items()})
+            copt_tensors, extra_meta["critic_optimizer"] = _optimizer_state(critic_opt, prefix="copt.")
+            tensors.update(copt_tensors)
         save_checkpoint(
             out / "last",
             ema_weights,
             {**base_config, "metrics": metrics},
-            (tensors, {**state, "optimizer": opt_meta, "config": cfg.to_dict(), "data_sha256": meta_data["sha256"]}),
+            (tensors, {**state, "optimizer": opt_meta, **extra_meta, "config": cfg.to_dict(), "data_sha256": meta_data["sha256"]}),
         )
     return {
         "out": str(out),
@@ -245,8 +278,19 @@ def train(
     }
 
 
+def _image_batches(resp: np.ndarray, device: torch.device, batch: int = 1024):
+    """log1p images of all rows of ``resp`` in order, ``batch`` rows at a time."""
+    for start in range(0, len(resp), batch):
+        yield _log1p_batch(resp, np.arange(start, min(start + batch, len(resp))), device)
+
+
 @torch.no_grad()
 def validate(kind, net, scaler, sampler, cond, resp, device) -> dict[str, float]:
+    if kind.reconstructs:  # autoencoders: W of the reconstructed validation images
+        net.eval()
+        fake = np.concatenate([counts_from_log_images(kind.reconstruct(net, x)) for x in _image_batches(resp, device)])
+        scores = compare_counts(kind.detector, resp, fake, n_rep=1)
+        return {"val_w": scores["w_mean"], "val_mae": scores["mae"]}
     gen = ModelGenerator(kind, net, scaler, sampler, device=device)
     fake = gen.generate(cond, seed=VAL_SEED, batch_size=1024)
     net.eval()
@@ -259,24 +303,24 @@ def _resume_key(cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in cfg.items() if k not in ("device", "threads")}
 
 
-def _optimizer_state(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def _optimizer_state(opt: torch.optim.Optimizer, prefix: str = "opt.") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     sd = opt.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, dict[str, float]] = {}
     for pid, st in sd["state"].items():
         for key, val in st.items():
             if torch.is_tensor(val):
-                tensors[f"opt.{pid}.{key}"] = val
+                tensors[f"{prefix}{pid}.{key}"] = val
             else:
                 scalars.setdefault(str(pid), {})[key] = val
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
-def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any], prefix: str = "opt.") -> None:
     state: dict[int, dict[str, Any]] = {}
     for name, val in tensors.items():
-        if name.startswith("opt."):
-            _, pid, key = name.split(".", 2)
+        if name.startswith(prefix):
+            pid, key = name[len(prefix):].split(".", 1)
             state.setdefault(int(pid), {})[key] = val
     for pid, sc in meta.get("scalars", {}).items():
         state.setdefault(int(pid), {}).update(sc)

@@ -1,0 +1,173 @@
+"""Latent flow matching: rectified flow on the latents of a frozen VAE, then the VAE decoder.
+
+Training (second stage, on a trained ``vae`` checkpoint given as ``model.vae``): the training split is
+encoded once, ``q(z|x) = N(mu, sigma^2)``; each step draws ``z = mu + sigma * eps`` (or ``z = mu`` with
+``posterior_sample = false``), standardises it per channel, ``z' = (z - m) / s`` with ``m, s`` the
+training-split mean and standard deviation of ``z``, and applies the flow-matching loss of
+:class:`~fastzdc.models.fm.FlowMatching` to ``z'``:
+
+    L = E || v(z'_t, c, t) - (z' - n) ||^2,   z'_t = (1 - t) n + t z',   n ~ N(0, I)
+
+Sampling (one pure tensor function of conditions and noise, exportable as one graph):
+
+    z' = ODE(v, n; steps, method),   c = exp(max(D(s z' + m), 0)) - 1,   counts = floor(c + u(n))
+
+(``u(n)``: uniforms derived from the same noise, :mod:`fastzdc.sampling.dither`; stochastic rounding is
+unbiased where plain rounding drops every fibre below half a photon; ``dither = false`` rounds.)
+The result is returned as a log1p image ``(B, 1, nx, ny)``.
+
+The checkpoint is self-contained: its weights hold the flow, the decoder and ``m, s``; its hparams hold
+the VAE's hyper-parameters, so loading it never needs the VAE checkpoint again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import FastZDCError
+from ..nn.autoencoder import VAE, Decoder, latent_hw
+from ..nn.mlp import LatentMLP
+from ..nn.unet import CondUNet
+from ..sampling.dither import NoiseDither, stochastic_round_log1p
+from ..sampling.ode import integrate
+from ..training.checkpoint import WEIGHTS, load_config, load_tensors, load_weights_into, resolve
+from .base import register
+from .fm import FlowMatching
+from .vae import VariationalAutoencoder
+
+
+class LatentFlow(nn.Module):
+    """The sampling network: velocity ``flow(z', c, t)`` on standardised latents + frozen decoder."""
+
+    def __init__(self, flow: nn.Module, decoder: nn.Module, z_ch: int, out_shape: tuple[int, int]) -> None:
+        super().__init__()
+        self.flow = flow
+        self.decoder = decoder.requires_grad_(False)
+        self.dither = NoiseDither(z_ch, out_shape)
+        self.register_buffer("latent_mean", torch.zeros(z_ch))
+        self.register_buffer("latent_std", torch.ones(z_ch))
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.flow(z, cond, t)
+
+    def standardize(self, z: torch.Tensor) -> torch.Tensor:
+        return (z - self.latent_mean[:, None, None]) / self.latent_std[:, None, None]
+
+    def decode(self, z_std: torch.Tensor) -> torch.Tensor:
+        """Standardised latents -> log1p images ``max(D(s z' + m), 0)``."""
+        z = z_std * self.latent_std[:, None, None] + self.latent_mean[:, None, None]
+        return self.decoder(z).clamp_min(0.0)
+
+
+@register
+class LatentFlowMatching(FlowMatching):
+    kind = "latent-fm"
+    defaults = {
+        "vae": "",
+        "vae_hparams": {},
+        "vae_weights_sha256": "",
+        "net": "mlp",
+        "hidden": 512,
+        "depth": 3,
+        "emb_dim": 64,
+        "widths": [32, 48, 64],
+        "blocks": [1, 1, 1],
+        "posterior_sample": True,
+        "time_sampling": "logit-normal",
+        "logit_mean": 0.0,
+        "logit_std": 1.0,
+    }
+    sampler_defaults = {"steps": 8, "method": "euler", "dither": True}
+
+    def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
+        super().__init__(detector, hparams)
+        if self.hparams["net"] not in ("mlp", "unet"):
+            raise FastZDCError(f"latent-fm net must be 'mlp' or 'unet', got {self.hparams['net']!r}")
+        if not self.hparams["vae_hparams"]:
+            self._read_vae_config()
+        self.vae_kind = VariationalAutoencoder(detector, self.hparams["vae_hparams"])
+
+    # ------------------------------------------------------------------ the VAE checkpoint
+    def _read_vae_config(self) -> None:
+        """Fill ``vae_hparams`` (and provenance) from the ``vae`` checkpoint; fail early on a bad one."""
+        path = self.hparams["vae"]
+        if not path:
+            raise FastZDCError("latent-fm needs a trained VAE: set model.vae = PATH (a checkpoint of 'fastzdc train vae')")
+        ckpt = resolve(path)
+        cfg = load_config(ckpt)
+        if cfg["kind"] != "vae":
+            raise FastZDCError(f"model.vae must be a vae checkpoint, this one is {cfg['kind']!r}", ckpt)
+        if cfg["detector"] != self.detector.name:
+            raise FastZDCError(
+                f"the VAE was trained on {cfg['detector'].upper()}, latent-fm here is for {self.detector.name.upper()}", ckpt
+            )
+        from ..training.loop import file_sha256
+
+        self.hparams["vae"] = str(ckpt)
+        self.hparams["vae_hparams"] = dict(cfg["hparams"])
+        self.hparams["vae_weights_sha256"] = file_sha256(ckpt / WEIGHTS) if (ckpt / WEIGHTS).exists() else ""
+
+    def _load_vae(self) -> VAE:
+        ckpt = resolve(self.hparams["vae"])
+        vae = self.vae_kind.build()
+        load_weights_into(vae, load_tensors(ckpt / WEIGHTS), ckpt / WEIGHTS)
+        return vae.eval()
+
+    # ------------------------------------------------------------------ network
+    def latent_shape(self) -> tuple[int, int, int]:
+        return self.vae_kind.latent_shape()
+
+    def noise_shape(self) -> tuple[int, ...]:
+        return self.latent_shape()
+
+    def build(self) -> nn.Module:
+        h, vh = self.hparams, self.vae_kind.hparams
+        shape = self.latent_shape()
+        if h["net"] == "mlp":
+            flow: nn.Module = LatentMLP(shape, hidden=int(h["hidden"]), depth=int(h["depth"]), emb_dim=int(h["emb_dim"]))
+        else:
+            flow = CondUNet(shape[1:], widths=tuple(h["widths"]), blocks=tuple(h["blocks"]), emb_dim=int(h["emb_dim"]), in_ch=shape[0])
+        decoder = Decoder(self.detector.shape, tuple(vh["dec_widths"]), tuple(vh["dec_blocks"]), int(vh["z_ch"]))
+        return LatentFlow(flow, decoder, shape[0], self.detector.shape)
+
+    # ------------------------------------------------------------------ training
+    @torch.no_grad()
+    def training_inputs(self, net: nn.Module, batches: Iterator[torch.Tensor]) -> torch.Tensor:
+        """Encode the training split with the frozen VAE: ``(n, 2 z_ch, h, w)`` = [mu, log sigma^2].
+
+        Also copies the decoder into ``net`` and sets the latent standardisation ``m, s`` (per channel,
+        ``s^2 = var(mu) + mean(sigma^2)``: the spread of the posterior samples the flow learns)."""
+        vae = self._load_vae()
+        net.decoder.load_state_dict(vae.decoder.state_dict())
+        parts = []
+        for x in batches:
+            vae.to(x.device)
+            mu, logvar = vae.encode(x)
+            parts.append(torch.cat([mu, logvar], 1).float())
+        enc = torch.cat(parts)
+        mu, logvar = enc.chunk(2, 1)
+        mean = mu.mean((0, 2, 3))
+        var = mu.var((0, 2, 3))
+        if self.hparams["posterior_sample"]:
+            var = var + logvar.exp().mean((0, 2, 3))
+        net.latent_mean.copy_(mean)
+        net.latent_std.copy_(var.sqrt().clamp_min(1e-6))
+        return enc
+
+    def loss(self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        mu, logvar = x.chunk(2, 1)
+        z = mu
+        if self.hparams["posterior_sample"]:
+            z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen, device=mu.device)
+        return super().loss(net.flow, net.standardize(z), cond, gen)
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self, net: nn.Module, cond: torch.Tensor, noise: torch.Tensor, **options: Any) -> torch.Tensor:
+        opts = self.sampler_options(options)
+        z = integrate(lambda z, t: net.flow(z, cond, t).float(), noise, int(opts["steps"]), str(opts["method"]))
+        x = net.decode(z)
+        return stochastic_round_log1p(x, net.dither(noise)) if opts["dither"] else x

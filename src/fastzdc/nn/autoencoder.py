@@ -1,0 +1,131 @@
+"""Convolutional VAE for ZDC images: a latent map at 1/4 resolution (ZN 11x11, ZP 14x8).
+
+Encoder ``q(z|x) = N(mu(x), diag exp(logvar(x)))``; decoder ``x_hat = D(z)`` in log1p units.
+
+Shapes (``z_ch`` latent channels): ``(B, 1, H, W) -> (B, z_ch, ceil(H/4), ceil(W/4)) -> (B, 1, H, W)``;
+images are zero-padded symmetrically to a multiple of 4 (ZP 56x30 -> 56x32) and the decoder output is
+cropped back by the same amount, so every pixel stays on its fibre.
+
+The decoder runs at every generated sample, so it is built for CPU speed (cpu_performance.md: the
+cost sits in the full-resolution layers): residual blocks at 1/4 and 1/2 resolution only, no
+normalisation layers, and the last layer is a 3x3 convolution to ``4`` channels at 1/2 resolution
+followed by a pixel shuffle (each 1/2-resolution cell writes its 2x2 output pixels); with
+``dec_widths[0] == 0`` the 1/2-resolution stage is skipped and a pixel shuffle by 4 writes 4x4 blocks.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .unet import _groups
+
+
+class ResBlock(nn.Module):
+    """``x + conv(act(norm(conv(act(norm(x))))))``, second conv zero-initialised (starts as identity)."""
+
+    def __init__(self, c: int, norm: bool = False) -> None:
+        super().__init__()
+        self.n1 = nn.GroupNorm(_groups(c), c) if norm else nn.Identity()
+        self.c1 = nn.Conv2d(c, c, 3, padding=1)
+        self.n2 = nn.GroupNorm(_groups(c), c) if norm else nn.Identity()
+        self.c2 = nn.Conv2d(c, c, 3, padding=1)
+        nn.init.zeros_(self.c2.weight)
+        nn.init.zeros_(self.c2.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.c2(F.silu(self.n2(self.c1(F.silu(self.n1(x))))))
+
+
+def _pad4(shape: tuple[int, int]) -> tuple[int, int]:
+    return (-shape[0]) % 4, (-shape[1]) % 4
+
+
+def latent_hw(shape: tuple[int, int]) -> tuple[int, int]:
+    """Latent map size of an image shape: ``ceil(H/4), ceil(W/4)`` (ZN 11x11, ZP 14x8)."""
+    return (shape[0] + 3) // 4, (shape[1] + 3) // 4
+
+
+class Encoder(nn.Module):
+    """3x3 stem at full resolution, 2x2 stride-2 convs down, residual blocks (GroupNorm) at 1/2, 1/4."""
+
+    def __init__(self, in_shape: tuple[int, int], widths=(8, 16, 32), blocks=(1, 1), z_ch: int = 4) -> None:
+        super().__init__()
+        self.pad_h, self.pad_w = _pad4(in_shape)
+        c0, c1, c2 = widths
+        self.stem = nn.Conv2d(1, c0, 3, padding=1)
+        self.down0 = nn.Conv2d(c0, c1, 2, stride=2)
+        self.blocks_half = nn.Sequential(*(ResBlock(c1, norm=True) for _ in range(blocks[0])))
+        self.down1 = nn.Conv2d(c1, c2, 2, stride=2)
+        self.blocks_quarter = nn.Sequential(*(ResBlock(c2, norm=True) for _ in range(blocks[1])))
+        self.out_norm = nn.GroupNorm(_groups(c2), c2)
+        self.out = nn.Conv2d(c2, 2 * z_ch, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        ph, pw = self.pad_h, self.pad_w
+        if ph or pw:
+            x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+        h = self.down0(F.silu(self.stem(x)))
+        h = self.down1(self.blocks_half(h))
+        h = self.out(F.silu(self.out_norm(self.blocks_quarter(h))))
+        mu, logvar = h.chunk(2, dim=1)
+        return mu, logvar.clamp(-30.0, 20.0)
+
+
+class Decoder(nn.Module):
+    """Latent ``(B, z_ch, h, w)`` -> log1p image ``(B, 1, H, W)`` (unclamped; clamp at 0 when sampling)."""
+
+    def __init__(self, out_shape: tuple[int, int], widths=(16, 32), blocks=(1, 1), z_ch: int = 4) -> None:
+        super().__init__()
+        self.out_shape = tuple(out_shape)
+        self.pad_h, self.pad_w = _pad4(out_shape)
+        c1, c2 = widths
+        self.inp = nn.Conv2d(z_ch, c2, 3, padding=1)
+        self.blocks_quarter = nn.Sequential(*(ResBlock(c2) for _ in range(blocks[1])))
+        if c1 > 0:
+            self.up = nn.ConvTranspose2d(c2, c1, 2, stride=2)
+            self.blocks_half = nn.Sequential(*(ResBlock(c1) for _ in range(blocks[0])))
+            self.head = nn.Conv2d(c1, 4, 3, padding=1)
+            self.shuffle = 2
+        else:
+            self.up = None
+            self.blocks_half = nn.Sequential()
+            self.head = nn.Conv2d(c2, 16, 3, padding=1)
+            self.shuffle = 4
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.blocks_quarter(self.inp(z))
+        if self.up is not None:
+            h = self.blocks_half(self.up(F.silu(h)))
+        x = F.pixel_shuffle(self.head(F.silu(h)), self.shuffle)
+        ph, pw = self.pad_h, self.pad_w
+        if ph or pw:
+            x = x[:, :, ph // 2 : ph // 2 + self.out_shape[0], pw // 2 : pw // 2 + self.out_shape[1]]
+        return x
+
+
+class VAE(nn.Module):
+    """Encoder + decoder; ``forward(x)`` reconstructs from the posterior mean."""
+
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        enc_widths=(8, 16, 32),
+        enc_blocks=(1, 1),
+        dec_widths=(16, 32),
+        dec_blocks=(1, 1),
+        z_ch: int = 4,
+    ) -> None:
+        super().__init__()
+        self.encoder = Encoder(shape, tuple(enc_widths), tuple(enc_blocks), z_ch)
+        self.decoder = Decoder(shape, tuple(dec_widths), tuple(dec_blocks), z_ch)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x)[0])
