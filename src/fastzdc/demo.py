@@ -95,6 +95,11 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, progress: b
         "All data here is SYNTHETIC: the fastzdc.mc parametric stand-in, not GEANT and not real ALICE data.",
         "The first row per detector is the floor: an independent re-simulation of the same test particles.",
     ]
+    exports = sorted(p for p in (WEIGHTS_DIR / "onnx").glob("*") if (p / "model_card.json").exists()) \
+        if (WEIGHTS_DIR / "onnx").is_dir() else []
+    for p in exports:
+        files_in = ", ".join(sorted(f.name for f in p.iterdir() if f.is_file()))
+        notes.append(f"ONNX export for ALICE O2 / ONNX Runtime: {p} ({files_in}); see the README, 'Using a model in O2'.")
     rep = build_report(out, evaluations, title="fastzdc demo: surrogates vs the Monte Carlo", notes=notes[1:])
     files += rep["files"]
     results = [r for e in evaluations for r in e.rows]
