@@ -15,9 +15,6 @@ history) for ``--resume``. Directories are written under a temporary name and sw
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .. import __version__
+from .._atomic import atomic_dir
 from ..errors import FastZDCError
 
 FORMAT = "fastzdc-checkpoint"
@@ -45,8 +43,7 @@ def save_checkpoint(
     """Write a checkpoint directory atomically (a crash leaves the previous one intact)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    with atomic_dir(path) as tmp:
         save_file({k: v.detach().contiguous().cpu() for k, v in weights.items()}, str(tmp / WEIGHTS))
         cfg = {"format": FORMAT, "format_version": FORMAT_VERSION, "code_version": __version__, **config}
         (tmp / CONFIG).write_text(json.dumps(cfg, indent=2) + "\n")
@@ -54,18 +51,6 @@ def save_checkpoint(
             tensors, meta = train_state
             save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / STATE))
             (tmp / STATE_JSON).write_text(json.dumps(meta, indent=2) + "\n")
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 
