@@ -75,3 +75,22 @@ def test_centroid_of_single_pixel():
     img[0, 3, 4] = 9
     c = centroids(img)
     assert c[0].tolist() == [3.0, 4.0] and np.isnan(c[1]).all()
+
+
+@pytest.mark.parametrize("n_rep", [1, 2])
+def test_add_fidelity_any_n_rep(n_rep):
+    """`evaluate --n-rep 1` must work: diversity needs repeats, so it is left out, not an error."""
+    from fastzdc.data import Dataset
+    from fastzdc.mc import simulate
+    from fastzdc.workflows import FLOOR_KEY, add_fidelity, score_generators
+
+    det = get_detector("zp")
+    b = simulate(n=80, detectors=("zp",), seed=5, keep_nonempty_only=True)
+    ds = Dataset(b.conditions, b.responses["zp"], b.pdgid, det, {"synthetic": True})
+    samples, repeats = {}, {}
+    rows = score_generators(ds, [(MonteCarloGenerator(det, nonempty=True), True), (Scaled(det), False)], n_rep=n_rep,
+                            seed=0, progress=False, samples=samples, repeats=repeats)
+    add_fidelity(ds, rows, samples, quick=True, repeats=repeats, n_rep=n_rep, progress=False)
+    assert set(samples) == {FLOOR_KEY, "scaled-mc"}
+    assert all(0.0 <= r["fidelity"]["auc_features"]["value"] <= 1.0 for r in rows)
+    assert ("diversity_photon_sum" in rows[1]["fidelity"]) == (n_rep >= 2)

@@ -373,7 +373,7 @@ def add_fidelity(ds: Dataset, rows: list[dict[str, Any]], samples: dict[str, np.
     """Add the modern fidelity tests to each result row (in place): ``row["fidelity"]`` holds the
     classifier AUCs (high-level features; images unless ``quick``), FPD and KPD
     (:func:`fastzdc.evaluation.fidelity_suite`, one generation per test condition against the test
-    responses) and, with ``repeats``, the per-condition diversity ratio to the Monte Carlo;
+    responses) and, with ``repeats`` of ``n_rep >= 2``, the per-condition diversity ratio to the Monte Carlo;
     ``row["fidelity_detail"]`` the whole suite (energy bins, species, per-feature W)."""
     from .evaluation import diversity_from_counts, fidelity_suite
 
@@ -393,7 +393,7 @@ def add_fidelity(ds: Dataset, rows: list[dict[str, Any]], samples: dict[str, np.
             "kpd": {"value": fs["kpd"]["value"], "error": fs["kpd"]["err"]},
             "empty_fraction": fs["photon_sum"]["empty_fraction"],
         }
-        if repeats is not None and FLOOR_KEY in repeats and key != FLOOR_KEY:
+        if repeats is not None and n_rep >= 2 and FLOOR_KEY in repeats and key != FLOOR_KEY:
             div = diversity_from_counts(ds.detector, repeats[key], repeats[FLOOR_KEY], n_rep)
             fid["diversity_photon_sum"] = {"value": div["photon_sum"]["ratio"], "error": div["photon_sum"]["ratio_err"]}
             fs["diversity"] = div
