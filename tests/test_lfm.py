@@ -182,8 +182,9 @@ def test_latent_fm_checkpoint_is_self_contained_seeded_and_resumes_exactly(tmp_p
     assert torch.equal(logs[0], logs[1]) and not torch.equal(logs[0], logs[2]) and logs[0].sum() > 0
 
 
-def test_latent_fm_sample_is_a_pure_traceable_function_of_conditions_and_noise(data):
-    kind = get_kind("latent-fm")(ZP, {**LFM_TINY, "vae": str(data["vae_zp"])})
+@pytest.mark.parametrize("net", [{"net": "mlp"}, {"net": "conv", "hidden": 8}, {"net": "unet", "widths": [4, 8, 8], "mean_hidden": 0}])
+def test_latent_fm_sample_is_a_pure_traceable_function_of_conditions_and_noise(data, net):
+    kind = get_kind("latent-fm")(ZP, {**LFM_TINY, **net, "vae": str(data["vae_zp"])})
     torch.manual_seed(0)
     net = kind.build().eval().requires_grad_(False)
     cond, noise = torch.randn(3, 9), torch.randn(3, *kind.noise_shape())

@@ -8,6 +8,12 @@ training-split mean and standard deviation of ``z``, and applies the flow-matchi
 
     L = E || v(z'_t, c, t) - (z' - n) ||^2,   z'_t = (1 - t) n + t z',   n ~ N(0, I)
 
+With ``mean_hidden > 0`` (default) an MLP ``m(c)`` regresses the standardised latent on the conditions
+(``|| m(c) - z' ||^2``, computed once per sample) and the flow models the residual ``r = z' - sg(m(c))``
+with ``m(c)`` as extra input maps: the mean places the shower where the particle points (a flow on
+its own learns that placement slowly), the flow adds the fluctuations around it, and its paths start
+much closer to their targets. ``z' = m(c) + r``.
+
 Sampling (one pure tensor function of conditions and noise, exportable as one graph):
 
     z' = ODE(v, n; steps, method),   c = exp(max(D(s z' + m), 0)) - 1,   counts = floor(c + u(n))
@@ -30,7 +36,8 @@ from torch import nn
 
 from ..errors import FastZDCError
 from ..nn.autoencoder import VAE, Decoder, latent_hw
-from ..nn.mlp import LatentMLP
+from ..nn.latent_conv import LatentConvNet
+from ..nn.mlp import ConditionalMean, LatentMLP
 from ..nn.unet import CondUNet
 from ..sampling.dither import NoiseDither, stochastic_round_log1p
 from ..sampling.ode import integrate
@@ -40,19 +47,35 @@ from .fm import FlowMatching
 from .vae import VariationalAutoencoder
 
 
-class LatentFlow(nn.Module):
-    """The sampling network: velocity ``flow(z', c, t)`` on standardised latents + frozen decoder."""
+class _ContextUNet(nn.Module):
+    """CondUNet on ``[x, ctx]`` channels; returns the first ``out_ch`` output channels."""
 
-    def __init__(self, flow: nn.Module, decoder: nn.Module, z_ch: int, out_shape: tuple[int, int]) -> None:
+    def __init__(self, unet: nn.Module, out_ch: int) -> None:
+        super().__init__()
+        self.unet, self.out_ch = unet, out_ch
+
+    def forward(self, x, cond, t, ctx=None):
+        inp = x if ctx is None else torch.cat([x, ctx], dim=1)
+        return self.unet(inp, cond, t)[:, : self.out_ch]
+
+
+class LatentFlow(nn.Module):
+    """The sampling network: conditional mean ``m(c)`` (optional), velocity ``flow(r, c, t, m)`` of the
+    residual ``r = z' - m(c)`` of standardised latents, frozen decoder, noise dither."""
+
+    def __init__(
+        self, flow: nn.Module, decoder: nn.Module, z_ch: int, out_shape: tuple[int, int], mean: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.flow = flow
+        self.mean = mean
         self.decoder = decoder.requires_grad_(False)
         self.dither = NoiseDither(z_ch, out_shape)
         self.register_buffer("latent_mean", torch.zeros(z_ch))
         self.register_buffer("latent_std", torch.ones(z_ch))
 
-    def forward(self, z: torch.Tensor, cond: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.flow(z, cond, t)
+    def forward(self, r: torch.Tensor, cond: torch.Tensor, t: torch.Tensor, m: torch.Tensor | None = None) -> torch.Tensor:
+        return self.flow(r, cond, t, m)
 
     def standardize(self, z: torch.Tensor) -> torch.Tensor:
         return (z - self.latent_mean[:, None, None]) / self.latent_std[:, None, None]
@@ -76,6 +99,8 @@ class LatentFlowMatching(FlowMatching):
         "emb_dim": 64,
         "widths": [32, 48, 64],
         "blocks": [1, 1, 1],
+        "mean_hidden": 512,
+        "mean_depth": 2,
         "posterior_sample": True,
         "time_sampling": "logit-normal",
         "logit_mean": 0.0,
@@ -85,8 +110,8 @@ class LatentFlowMatching(FlowMatching):
 
     def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
         super().__init__(detector, hparams)
-        if self.hparams["net"] not in ("mlp", "unet"):
-            raise FastZDCError(f"latent-fm net must be 'mlp' or 'unet', got {self.hparams['net']!r}")
+        if self.hparams["net"] not in ("mlp", "conv", "unet"):
+            raise FastZDCError(f"latent-fm net must be 'mlp', 'conv' or 'unet', got {self.hparams['net']!r}")
         if not self.hparams["vae_hparams"]:
             self._read_vae_config()
         self.vae_kind = VariationalAutoencoder(detector, self.hparams["vae_hparams"])
@@ -127,12 +152,17 @@ class LatentFlowMatching(FlowMatching):
     def build(self) -> nn.Module:
         h, vh = self.hparams, self.vae_kind.hparams
         shape = self.latent_shape()
+        ctx = shape[0] if h["mean_hidden"] else 0
         if h["net"] == "mlp":
-            flow: nn.Module = LatentMLP(shape, hidden=int(h["hidden"]), depth=int(h["depth"]), emb_dim=int(h["emb_dim"]))
+            flow: nn.Module = LatentMLP(shape, hidden=int(h["hidden"]), depth=int(h["depth"]), emb_dim=int(h["emb_dim"]), ctx_ch=ctx)
+        elif h["net"] == "conv":
+            flow = LatentConvNet(shape, width=int(h["hidden"]), depth=int(h["depth"]), emb_dim=int(h["emb_dim"]), ctx_ch=ctx)
         else:
-            flow = CondUNet(shape[1:], widths=tuple(h["widths"]), blocks=tuple(h["blocks"]), emb_dim=int(h["emb_dim"]), in_ch=shape[0])
+            unet = CondUNet(shape[1:], widths=tuple(h["widths"]), blocks=tuple(h["blocks"]), emb_dim=int(h["emb_dim"]), in_ch=shape[0] + ctx)
+            flow = _ContextUNet(unet, shape[0])
+        mean = ConditionalMean(shape, int(h["mean_hidden"]), int(h["mean_depth"])) if h["mean_hidden"] else None
         decoder = Decoder(self.detector.shape, tuple(vh["dec_widths"]), tuple(vh["dec_blocks"]), int(vh["z_ch"]))
-        return LatentFlow(flow, decoder, shape[0], self.detector.shape)
+        return LatentFlow(flow, decoder, shape[0], self.detector.shape, mean)
 
     # ------------------------------------------------------------------ training
     @torch.no_grad()
@@ -163,11 +193,18 @@ class LatentFlowMatching(FlowMatching):
         z = mu
         if self.hparams["posterior_sample"]:
             z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen, device=mu.device)
-        return super().loss(net.flow, net.standardize(z), cond, gen)
+        z = net.standardize(z)
+        if net.mean is None:
+            return super().loss(net.flow, z, cond, gen)
+        m = net.mean(cond)
+        m_fixed = m.detach()
+        flow_loss = super().loss(lambda r, c, t: net.flow(r, c, t, m_fixed), z - m_fixed, cond, gen)
+        return torch.mean((m - z) ** 2) + flow_loss
 
     # ------------------------------------------------------------------ sampling
     def sample(self, net: nn.Module, cond: torch.Tensor, noise: torch.Tensor, **options: Any) -> torch.Tensor:
         opts = self.sampler_options(options)
-        z = integrate(lambda z, t: net.flow(z, cond, t).float(), noise, int(opts["steps"]), str(opts["method"]))
-        x = net.decode(z)
+        m = None if net.mean is None else net.mean(cond)
+        z = integrate(lambda r, t: net.flow(r, cond, t, m).float(), noise, int(opts["steps"]), str(opts["method"]))
+        x = net.decode(z if m is None else z + m)
         return stochastic_round_log1p(x, net.dither(noise)) if opts["dither"] else x

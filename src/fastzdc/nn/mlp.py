@@ -43,19 +43,46 @@ class _Block(nn.Module):
 class LatentMLP(nn.Module):
     """Velocity of latent maps ``(B, *shape)``; conditions ``(B, 9)`` scaled, time ``(B,)`` in [0, 1]."""
 
-    def __init__(self, shape: tuple[int, ...], hidden: int = 512, depth: int = 3, emb_dim: int = 64, n_features: int = 9) -> None:
+    def __init__(
+        self, shape: tuple[int, ...], hidden: int = 512, depth: int = 3, emb_dim: int = 64, n_features: int = 9, ctx_ch: int = 0
+    ) -> None:
         super().__init__()
         self.shape = tuple(shape)
         dim = math.prod(self.shape)
         self.emb = ConditionEmbedding(n_features, emb_dim)
-        self.inp = nn.Linear(dim, hidden)
+        self.inp = nn.Linear(dim + ctx_ch * math.prod(self.shape[1:]), hidden)
         self.blocks = nn.ModuleList(_Block(hidden, emb_dim) for _ in range(depth))
         self.out_norm = nn.LayerNorm(hidden)
         self.out = nn.Linear(hidden, dim)
 
-    def forward(self, z: torch.Tensor, cond: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, cond: torch.Tensor, t: torch.Tensor, ctx: torch.Tensor | None = None) -> torch.Tensor:
+        """``ctx``: optional context maps ``(B, ctx_ch, h, w)`` (e.g. the conditional mean latent)."""
         emb = self.emb(cond, t)
-        h = self.inp(z.reshape(z.shape[0], -1))
+        flat = z.reshape(z.shape[0], -1)
+        if ctx is not None:
+            flat = torch.cat([flat, ctx.reshape(ctx.shape[0], -1)], dim=1)
+        h = self.inp(flat)
         for blk in self.blocks:
             h = blk(h, emb)
         return self.out(F.silu(self.out_norm(h))).reshape(z.shape[0], *self.shape)
+
+
+class ConditionalMean(nn.Module):
+    """``m(c)``: an MLP from the scaled particle features to a latent map ``(B, *shape)``
+    (``9 -> hidden -> ... -> prod(shape)``, SiLU; last layer zero-initialised)."""
+
+    def __init__(self, shape: tuple[int, ...], hidden: int = 512, depth: int = 2, n_features: int = 9) -> None:
+        super().__init__()
+        self.shape = tuple(shape)
+        layers: list[nn.Module] = []
+        width = n_features
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.SiLU()]
+            width = hidden
+        last = nn.Linear(width, math.prod(self.shape))
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.net = nn.Sequential(*layers, last)
+
+    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+        return self.net(cond).reshape(cond.shape[0], *self.shape)
