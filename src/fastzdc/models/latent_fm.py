@@ -12,7 +12,8 @@ With ``mean_hidden > 0`` (default) an MLP ``m(c)`` regresses the standardised la
 (``|| m(c) - z' ||^2``, computed once per sample) and the flow models the residual ``r = z' - sg(m(c))``
 with ``m(c)`` as extra input maps: the mean places the shower where the particle points (a flow on
 its own learns that placement slowly), the flow adds the fluctuations around it, and its paths start
-much closer to their targets. ``z' = m(c) + r``.
+much closer to their targets. ``z' = m(c) + r``. With ``mean_residual = false`` the flow models ``z'``
+itself and ``m(c)`` only enters as input maps (positional conditioning for convolutional flows).
 
 Sampling (one pure tensor function of conditions and noise, exportable as one graph):
 
@@ -45,6 +46,10 @@ from ..training.checkpoint import WEIGHTS, load_config, load_tensors, load_weigh
 from .base import register
 from .fm import FlowMatching
 from .vae import VariationalAutoencoder
+
+
+T_EPS = 0.05
+"""x-prediction: ``1 - t`` is clamped here in the velocity ``(x1_hat - x_t) / (1 - t)``."""
 
 
 class _ContextUNet(nn.Module):
@@ -101,6 +106,8 @@ class LatentFlowMatching(FlowMatching):
         "blocks": [1, 1, 1],
         "mean_hidden": 512,
         "mean_depth": 2,
+        "mean_residual": True,
+        "predict": "v",
         "posterior_sample": True,
         "time_sampling": "logit-normal",
         "logit_mean": 0.0,
@@ -110,6 +117,8 @@ class LatentFlowMatching(FlowMatching):
 
     def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
         super().__init__(detector, hparams)
+        if self.hparams["predict"] not in ("v", "x1"):
+            raise FastZDCError(f"latent-fm predict must be 'v' or 'x1', got {self.hparams['predict']!r}")
         if self.hparams["net"] not in ("mlp", "conv", "unet"):
             raise FastZDCError(f"latent-fm net must be 'mlp', 'conv' or 'unet', got {self.hparams['net']!r}")
         if not self.hparams["vae_hparams"]:
@@ -195,16 +204,30 @@ class LatentFlowMatching(FlowMatching):
             z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen, device=mu.device)
         z = net.standardize(z)
         if net.mean is None:
-            return super().loss(net.flow, z, cond, gen)
+            return super().loss(self._velocity(net, None), z, cond, gen)
         m = net.mean(cond)
         m_fixed = m.detach()
-        flow_loss = super().loss(lambda r, c, t: net.flow(r, c, t, m_fixed), z - m_fixed, cond, gen)
+        target = z - m_fixed if self.hparams["mean_residual"] else z
+        flow_loss = super().loss(self._velocity(net, m_fixed), target, cond, gen)
         return torch.mean((m - z) ** 2) + flow_loss
+
+    def _velocity(self, net: nn.Module, m: torch.Tensor | None):
+        """``v(x_t, c, t)``: the flow's output, or with ``predict = "x1"`` the velocity of its clean-sample
+        prediction, ``v = (x1_hat - x_t) / max(1 - t, T_EPS)`` (x-prediction: the network outputs points of
+        the low-dimensional data manifold instead of noise-like velocities; Li & He 2025)."""
+        if self.hparams["predict"] == "v":
+            return lambda x, c, t: net.flow(x, c, t, m)
+
+        def v(x, c, t):
+            return (net.flow(x, c, t, m) - x) / (1.0 - t).clamp_min(T_EPS)[:, None, None, None]
+
+        return v
 
     # ------------------------------------------------------------------ sampling
     def sample(self, net: nn.Module, cond: torch.Tensor, noise: torch.Tensor, **options: Any) -> torch.Tensor:
         opts = self.sampler_options(options)
         m = None if net.mean is None else net.mean(cond)
-        z = integrate(lambda r, t: net.flow(r, cond, t, m).float(), noise, int(opts["steps"]), str(opts["method"]))
-        x = net.decode(z if m is None else z + m)
+        v = self._velocity(net, m)
+        z = integrate(lambda r, t: v(r, cond, t).float(), noise, int(opts["steps"]), str(opts["method"]))
+        x = net.decode(z + m if m is not None and self.hparams["mean_residual"] else z)
         return stochastic_round_log1p(x, net.dither(noise)) if opts["dither"] else x
