@@ -48,10 +48,13 @@ class FiLMResBlock(nn.Module):
         nn.init.zeros_(self.film.bias)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm(x)))
+        # Half the time of these thin blocks on a CPU is element-wise memory traffic, not convolution:
+        # FiLM as one addcmul and in-place activations / residual add (1.07x at batch 256, RESULTS.md).
+        h = self.conv1(F.silu(self.norm(x), inplace=not torch.is_grad_enabled()))
         scale, shift = self.film(emb)[:, :, None, None].chunk(2, dim=1)
-        h = h * (1 + scale) + shift
-        return x + self.conv2(F.silu(h))
+        h = torch.addcmul(shift, h, scale + 1)
+        out = self.conv2(F.silu(h, inplace=not torch.is_grad_enabled()))
+        return out.add_(x) if not torch.is_grad_enabled() else out + x
 
 
 class TokenAttention(nn.Module):
