@@ -71,7 +71,9 @@ def main() -> None:
                 gen = load_generator(path, device=device)
                 if gen.detector.name != d:
                     break
-                settings = [dict(gen.sampler)] + [dict(gen.sampler, steps=s) for s in args.steps if s != gen.sampler.get("steps")]
+                settings = [dict(gen.sampler)]
+                if "steps" in gen.sampler:  # ODE samplers; token samplers (VQ prior) have no steps
+                    settings += [dict(gen.sampler, steps=s) for s in args.steps if s != gen.sampler["steps"]]
                 for precision in (["float32", "bfloat16"] if device == "cuda" else ["float32"]):
                     gen.precision = precision
                     for opts in settings:

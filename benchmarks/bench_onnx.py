@@ -96,6 +96,14 @@ def _onnx_pass(gen, tiled: np.ndarray, seed: int, batch: int = 1024) -> tuple[np
     return counts, o2, o2_raw
 
 
+def _auc(ds, counts: np.ndarray) -> str:
+    """Classifier AUCs (features / images, +- Hanley-McNeil error) of one generation per test row."""
+    from fastzdc.evaluation import fidelity_suite
+
+    cls = fidelity_suite(ds.detector, ds.conditions, ds.responses, counts, seed=0, pdgid=ds.pdgid)["classifier"]
+    return " / ".join(f"{cls[k]['auc']:.3f} ± {cls[k]['auc_err']:.3f}" for k in ("features", "images") if cls.get(k))
+
+
 def fidelity(args) -> list[str]:
     from fastzdc.mc import MonteCarloGenerator
 
@@ -105,33 +113,39 @@ def fidelity(args) -> list[str]:
     tiled = np.tile(ds.conditions, (args.n_rep, 1))
     seed = 1
     torch_gen = load_generator(args.model)
-    scores = {}
-    scores["PyTorch fp32"] = compare_counts(det, ds.responses, torch_gen.generate(tiled, seed=seed, batch_size=1024), args.n_rep)
+    scores, firsts = {}, {}
+
+    def score(name: str, counts: np.ndarray) -> None:
+        scores[name] = compare_counts(det, ds.responses, counts, args.n_rep)
+        firsts[name] = counts[: len(ds)]  # one generation per test row, for the classifier test
+
+    score("PyTorch fp32", torch_gen.generate(tiled, seed=seed, batch_size=1024))
     print(scores, flush=True)
     counts32, o2_sums, o2_raw_sums = _onnx_pass(load_onnx_generator(args.export), tiled, seed)
-    scores["ONNX Runtime fp32"] = compare_counts(det, ds.responses, counts32, args.n_rep)
-    scores["ONNX Runtime fp16"] = compare_counts(det, ds.responses, _onnx_pass(
-        load_onnx_generator(args.export, precision="float16"), tiled, seed)[0], args.n_rep)
+    score("ONNX Runtime fp32", counts32)
+    score("ONNX Runtime fp16", _onnx_pass(load_onnx_generator(args.export, precision="float16"), tiled, seed)[0])
     print(scores, flush=True)
     # the same PyTorch model with other noise: how much W moves from seed to seed alone
-    scores["PyTorch fp32, seed 2 (other noise)"] = compare_counts(
-        det, ds.responses, torch_gen.generate(tiled, seed=2, batch_size=1024), args.n_rep)
+    score("PyTorch fp32, seed 2 (other noise)", torch_gen.generate(tiled, seed=2, batch_size=1024))
     # the graph-noise variant draws its own noise
     sess = open_session(Path(args.export) / "model.graph-noise.onnx", threads=THREADS)
     cond = torch_gen.scaler.transform(tiled)
     gn = [sess.run(["log_image"], {"conditions": cond[a : a + 1024]})[0] for a in range(0, len(cond), 1024)]
     gn_counts = np.clip(np.round(np.expm1(np.concatenate(gn))), 0, 65535).astype(np.uint16)
-    scores["ONNX Runtime fp32, graph noise"] = compare_counts(det, ds.responses, gn_counts, args.n_rep)
+    score("ONNX Runtime fp32, graph noise", gn_counts)
     ref_sums = np.tile(det.channel_sums(ds.responses), (args.n_rep, 1))
     w_o2 = wasserstein_per_channel(ref_sums, o2_sums)
     w_o2_raw = wasserstein_per_channel(ref_sums, o2_raw_sums)
     mc = MonteCarloGenerator(det, nonempty=bool(ds.attrs.get("o2_filter", False)))
-    floor = compare_counts(det, ds.responses, mc.generate(tiled, seed=1_000_000_008), args.n_rep)
+    mc_counts = mc.generate(tiled, seed=1_000_000_008)
+    floor = compare_counts(det, ds.responses, mc_counts, args.n_rep)
+    firsts["floor"] = mc_counts[: len(ds)]
     w_torch = scores["PyTorch fp32"]["w_mean"]
-    lines = [f"| MC floor (re-simulation) | {floor['w_mean']:.3f} | 1.00 | – | {floor['mae']:.2f} | – |"]
+    auc = {name: _auc(ds, c) for name, c in firsts.items()} if args.auc else {}
+    lines = [f"| MC floor (re-simulation) | {floor['w_mean']:.3f} | 1.00 | – | {floor['mae']:.2f} | {auc.get('floor', '–')} |"]
     for name, sc in scores.items():
         lines.append(f"| {name} | {sc['w_mean']:.3f} | {sc['w_mean'] / floor['w_mean']:.2f} | "
-                     f"{100 * (sc['w_mean'] / w_torch - 1):+.1f} % | {sc['mae']:.2f} | *(lead: from the evaluation module)* |")
+                     f"{100 * (sc['w_mean'] / w_torch - 1):+.1f} % | {sc['mae']:.2f} | {auc.get(name, '–')} |")
     for name, w in (("log_image", w_o2), ("log_image_unrounded", w_o2_raw)):
         lines.append(f"| ONNX Runtime fp32, O2's calculateChannels on `{name}` | {w.mean():.3f} | "
                      f"{w.mean() / floor['w_mean']:.2f} | {100 * (w.mean() / w_torch - 1):+.1f} % | – | – |")
@@ -148,6 +162,7 @@ def main() -> None:
     ap.add_argument("--n-rep", type=int, default=2)
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--no-fidelity", action="store_true")
+    ap.add_argument("--auc", action="store_true", help="also the classifier AUCs (features / images) of every row")
     ap.add_argument("--append", action="store_true", help="append to benchmarks/RESULTS.md")
     args = ap.parse_args()
     text = [f"## ONNX Runtime vs PyTorch, FM {args.det.upper()} ({machine()}, onnxruntime "
@@ -162,7 +177,7 @@ def main() -> None:
     if not args.no_fidelity:
         text += ["", f"Fidelity on the first {args.rows} rows of the **synthetic** stand-in test split ({args.data}), "
                  f"n_rep {args.n_rep}, seed 1 (PyTorch and the explicit-noise ONNX files see the same noise):", "",
-                 "| generator | W mean | W / floor | W vs PyTorch | MAE | classifier AUC |", "|---|---:|---:|---:|---:|---|"]
+                 "| generator | W mean | W / floor | W vs PyTorch | MAE | classifier AUC (features / images) |", "|---|---:|---:|---:|---:|---|"]
         text += fidelity(args)
     text += ["", f"Load average (1 min) of this shared machine at the end: {os.getloadavg()[0]:.1f} on "
              f"{os.cpu_count()} cores (other jobs were running: compare ratios within this section)."]
