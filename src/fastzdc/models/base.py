@@ -78,6 +78,12 @@ class ModelKind(ABC):
         """
         return None
 
+    def train_metrics(self, net: nn.Module, reset: bool = False) -> dict[str, float]:
+        """Optional: statistics of the training so far in this epoch (e.g. the VQ codebook's usage and
+        perplexity), shown beside the loss and recorded per epoch. The loop calls it with ``reset=True``
+        once at the end of every epoch (the kind then restarts its counters). Default: none."""
+        return {}
+
     @property
     def dequantized(self) -> bool:
         """True if the kind models dequantized counts ``n + U[0, 1)`` (decoded with floor, not round)."""
