@@ -48,6 +48,9 @@ class ModelKind(ABC):
         """log1p images ``(B, 1, nx, ny)`` from noise of :meth:`noise_shape` and scaled conditions."""
 
     # ---- optional capabilities (defaults: a plain generative model trained on images) ----------
+    quick_export: ClassVar[bool] = True
+    """False where exporting the sampler to ONNX takes minutes (a long unrolled loop): the ``auto`` back
+    end then never exports such a checkpoint in memory (``--backend onnx`` still does)."""
     reconstructs: ClassVar[bool] = False
     """True for autoencoders: validation scores :meth:`reconstruct` of the validation images instead of
     samples drawn from the conditions."""

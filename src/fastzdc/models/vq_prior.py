@@ -80,6 +80,7 @@ class VQPrior(ModelKind):
         "cond_depth": 2,
     }
     sampler_defaults = {"temperature": 1.0, "top_k": 512, "top_p": 1.0, "dither": True}
+    quick_export = False  # the T decoding steps unroll into the graph: exporting takes minutes
 
     def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
         super().__init__(detector, hparams)
