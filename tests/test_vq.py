@@ -94,9 +94,11 @@ def test_ema_update_moves_the_used_code_towards_its_vectors_and_leaves_the_other
     assert vq.usage_stats() == {"usage": pytest.approx(1 / 3), "perplexity": pytest.approx(1.0)}
 
 
-def test_dead_codes_are_revived_at_batch_vectors_reproducibly():
+def test_dead_codes_are_revived_at_poorly_quantised_batch_vectors_reproducibly():
     codes = torch.eye(4)
-    z = F.normalize(torch.randn(30, 4, generator=torch.Generator().manual_seed(2)), dim=1)
+    # 90 cells sit exactly on the live code 0 (an empty image region), 10 are spread out
+    spread = F.normalize(torch.randn(10, 4, generator=torch.Generator().manual_seed(2)), dim=1)
+    z = torch.cat([codes[:1].expand(90, 4), spread])
 
     def step(seed):
         vq = _quantizer(codes).train()
@@ -105,15 +107,16 @@ def test_dead_codes_are_revived_at_batch_vectors_reproducibly():
         vq(_grid(z), torch.Generator().manual_seed(seed))
         return vq
 
-    a, b, c = step(7), step(7), step(8)
-    assert torch.equal(a.codebook, b.codebook)
-    sims = z @ a.codebook[3]
-    assert float(sims.max()) == pytest.approx(1.0, abs=1e-5)  # code 3 now sits on one encoding
-    assert float(a.ema_count[3]) >= 1.0
-    assert not torch.equal(a.codebook[3], c.codebook[3]) and float((z @ c.codebook[3]).max()) == pytest.approx(1.0, abs=1e-5)
+    runs = [step(seed) for seed in range(6)]
+    assert torch.equal(runs[0].codebook, step(0).codebook)  # the step's generator decides
+    for vq in runs:  # revived on one of the spread cells, never on the cells code 0 already serves
+        assert float((spread @ vq.codebook[3]).max()) == pytest.approx(1.0, abs=1e-5)
+        assert float(vq.ema_count[3]) >= 1.0
+        assert torch.allclose(vq.codebook[:3], codes[:3], atol=0.2)
+    assert len({tuple(vq.codebook[3].tolist()) for vq in runs}) > 1
     fresh = VectorQuantizer(16, 4).train()  # every count starts at 0: the first batch initialises all codes
-    fresh(_grid(z), torch.Generator().manual_seed(0))
-    assert all(float((z @ e).max()) > 0.999 for e in fresh.codebook)
+    fresh(_grid(spread), torch.Generator().manual_seed(0))
+    assert all(float((spread @ e).max()) > 0.999 for e in fresh.codebook)
 
 
 def test_quantizer_runs_in_float32_under_bfloat16_autocast():

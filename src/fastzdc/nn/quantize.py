@@ -15,9 +15,11 @@ encodings by exponential moving averages over training batches (decay ``gamma``)
 
 (``n_k``: cells of the batch assigned to code k). Since the lookup is on the sphere, ``m_k / N_k`` and
 ``m_k`` give the same code, and ``N_k`` only measures use: a code with ``N_k < threshold`` is *dead* and
-is revived at a random encoding of the batch (drawn with the training step's generator, so training
-resumes exactly), its ``N_k`` set to the mean count so that it has time to attract cells. The codebook
-starts with every ``N_k = 0``: the first training batch initialises all codes from encodings.
+is revived at an encoding of the batch drawn with probability proportional to its quantisation error
+``1 - cos(z, q(z))`` (k-means++-like: new codes go where the codebook serves the data worst; drawn with
+the training step's generator, so training resumes exactly), its ``N_k`` set to twice the threshold.
+The codebook starts with every ``N_k = 0``: the first training batch initialises all codes from
+encodings.
 
 The quantiser always computes in float32, also under bfloat16 autocast (bf16 rounding of unit vectors
 in 8 dimensions merges nearby codes; vector-quantize-pytorch#114). At inference it is an argmax and a
@@ -31,6 +33,11 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+REVIVED_COUNT = 2.0
+"""a revived code starts at this multiple of the dead threshold: unused, it is dead again after
+``log(2) / (1 - decay)`` steps (69 at decay 0.99) and moves elsewhere"""
 
 
 class VectorQuantizer(nn.Module):
@@ -92,14 +99,16 @@ class VectorQuantizer(nn.Module):
         dead = self.ema_count < self.dead_threshold
         n_dead = int(dead.sum())
         if n_dead:
-            n = flat.shape[0]
-            if n >= n_dead:
-                pick = torch.randperm(n, generator=gen, device=gen.device if gen is not None else "cpu")[:n_dead]
-            else:
-                pick = torch.randint(n, (n_dead,), generator=gen, device=gen.device if gen is not None else "cpu")
-            fill = max(float(n) / self.n_codes, self.dead_threshold)
-            self.ema_count[dead] = fill
-            self.ema_sum[dead] = flat[pick.to(flat.device)] * fill
+            # revive at encodings drawn with probability ~ their quantisation error 1 - cos(z, q(z)):
+            # where the codebook is poor, not on an encoding a live code already sits on (images are
+            # mostly empty: a large share of all cells encode to one identical vector, and a code put
+            # there would tie with the live one and never be chosen)
+            error = (1.0 - (flat * self.codebook[idx]).sum(1)).clamp_min(0.0) + 1e-12
+            replace = int((error > 1e-6).sum()) < n_dead
+            pick = torch.multinomial(error.to(gen.device if gen is not None else error.device), n_dead,
+                                     replacement=replace, generator=gen).to(flat.device)
+            self.ema_count[dead] = REVIVED_COUNT * self.dead_threshold
+            self.ema_sum[dead] = flat[pick] * self.ema_count[dead][:, None]
         self.codebook.copy_(F.normalize(self.ema_sum, dim=1))
 
     @torch.no_grad()
