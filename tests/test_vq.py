@@ -19,20 +19,14 @@ from fastzdc.nn.quantize import VectorQuantizer
 from fastzdc.sampling.categorical import filtered_probs, inverse_cdf, normal_to_uniform, top_k_keep, top_p_keep
 from fastzdc.sampling.generator import NoiseStream, load_generator
 from fastzdc.training.checkpoint import STATE, WEIGHTS, load_tensors
-from fastzdc.training.config import TrainConfig
 from fastzdc.training.loop import train
 
 from .conftest import make_dataset
+from .conftest import tiny_train_config as _cfg
 
 VQ_TINY = {"enc_widths": [4, 8, 8], "enc_blocks": [1, 1], "dec_widths": [4, 8], "dec_blocks": [0, 1],
            "disc_widths": [4, 4, 8], "n_codes": 32, "code_dim": 4}
 PRIOR_TINY = {"d_model": 16, "n_layers": 1, "n_heads": 2, "n_kv_heads": 1, "d_ff": 32, "cond_hidden": 16}
-
-
-def _cfg(kind: str, det: str, model: dict, **kw) -> TrainConfig:
-    base = dict(kind=kind, detector=det, model=model, epochs=2, batch_size=32, val_rows=16, seed=3, threads=1)
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 @pytest.fixture(scope="module")

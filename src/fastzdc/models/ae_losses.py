@@ -35,6 +35,20 @@ from ..nn.discriminator import PatchDiscriminator, frozen, hinge_critic_loss, hi
 from ..sampling.dither import stochastic_round_log1p
 from ..training.balance import grad_normalize
 
+AUTOENCODER_DEFAULTS: dict[str, Any] = {
+    "enc_widths": [8, 16, 32],
+    "enc_blocks": [1, 1],
+    "dec_widths": [16, 32],
+    "dec_blocks": [1, 1],
+    "disc_widths": [8, 16, 32],
+    "w_rec": 1.0,
+    "w_perc": 0.25,
+    "w_adv": 0.1,
+    "w_sum": 0.25,
+}
+"""hyper-parameters every autoencoder kind has: encoder/decoder widths and blocks
+(:mod:`fastzdc.nn.autoencoder`), critic widths and the loss weights above"""
+
 LOG_CLAMP = 9.0
 """log1p values are clamped here before ``exp`` in the channel-sum term (8100 photons per fibre)."""
 

@@ -23,26 +23,14 @@ from torch import nn
 
 from ..errors import FastZDCError
 from ..nn.autoencoder import VAE, latent_hw
-from .ae_losses import build_critic, image_loss, round_reconstruction
+from .ae_losses import AUTOENCODER_DEFAULTS, build_critic, image_loss, round_reconstruction
 from .base import ModelKind, register
 
 
 @register
 class VariationalAutoencoder(ModelKind):
     kind = "vae"
-    defaults = {
-        "enc_widths": [8, 16, 32],
-        "enc_blocks": [1, 1],
-        "dec_widths": [16, 32],
-        "dec_blocks": [1, 1],
-        "z_ch": 4,
-        "disc_widths": [8, 16, 32],
-        "kl": 1e-3,
-        "w_rec": 1.0,
-        "w_perc": 0.25,
-        "w_adv": 0.1,
-        "w_sum": 0.25,
-    }
+    defaults = {**AUTOENCODER_DEFAULTS, "z_ch": 4, "kl": 1e-3}
     sampler_defaults: dict[str, Any] = {}
     reconstructs = True
 

@@ -26,7 +26,7 @@ from torch import nn
 from ..errors import FastZDCError
 from ..nn.autoencoder import Decoder, Encoder, latent_hw
 from ..nn.quantize import VectorQuantizer
-from .ae_losses import build_critic, image_loss, round_reconstruction
+from .ae_losses import AUTOENCODER_DEFAULTS, build_critic, image_loss, round_reconstruction
 from .base import ModelKind, register
 
 
@@ -68,22 +68,7 @@ class VQAutoencoder(nn.Module):
 @register
 class VQKind(ModelKind):
     kind = "vq"
-    defaults = {
-        "enc_widths": [8, 16, 32],
-        "enc_blocks": [1, 1],
-        "dec_widths": [16, 32],
-        "dec_blocks": [1, 1],
-        "n_codes": 512,
-        "code_dim": 8,
-        "decay": 0.99,
-        "dead_threshold": 1.0,
-        "commitment": 0.25,
-        "disc_widths": [8, 16, 32],
-        "w_rec": 1.0,
-        "w_perc": 0.25,
-        "w_adv": 0.1,
-        "w_sum": 0.25,
-    }
+    defaults = {**AUTOENCODER_DEFAULTS, "n_codes": 512, "code_dim": 8, "decay": 0.99, "dead_threshold": 1.0, "commitment": 0.25}
     sampler_defaults: dict[str, Any] = {}
     reconstructs = True
 
