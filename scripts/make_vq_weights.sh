@@ -9,13 +9,14 @@ cd "$(dirname "$0")/.."
 FZ=${FZ:-.venv/bin/fastzdc}
 PY=${PY:-.venv/bin/python}
 DATA=${DATA:-data}
+TRAIN_ARGS=${TRAIN_ARGS:-}   # extra train options, e.g. for a smoke test: "--epochs 1 --set max_train_rows=512"
 export MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736   # glibc: no page-fault storms at large batches
 mkdir -p runs weights
 train_detector() {
     local d=$1
-    $FZ train vq --config configs/vq-$d.toml --data $DATA/standin_$d.h5 --out runs/vq-$d --set threads=1
+    $FZ train vq --config configs/vq-$d.toml --data $DATA/standin_$d.h5 --out runs/vq-$d --set threads=1 $TRAIN_ARGS
     $FZ train vq-prior --config configs/vq-prior-$d.toml --data $DATA/standin_$d.h5 --out runs/vq-prior-$d \
-        --set threads=1 --set model.vq=runs/vq-$d/best
+        --set threads=1 --set model.vq=runs/vq-$d/best $TRAIN_ARGS
 }
 for d in zn zp; do
     train_detector $d > runs/train-vq-$d.log 2>&1 &

@@ -79,7 +79,8 @@ class VQPrior(ModelKind):
         "cond_hidden": 128,
         "cond_depth": 2,
     }
-    sampler_defaults = {"temperature": 1.0, "top_k": 512, "top_p": 1.0, "dither": True}
+    sampler_defaults = {"temperature": 1.1, "top_k": 32, "top_p": 1.0, "dither": True}
+    """from the sweep of benchmarks/bench_vq.py (README "VQ-GAN")"""
     quick_export = False  # the T decoding steps unroll into the graph: exporting takes minutes
 
     def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
