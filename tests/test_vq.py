@@ -141,6 +141,8 @@ def test_kv_cached_decoding_gives_the_logits_of_the_full_forward_pass(n_prefix, 
         full = gpt(prefix, tokens)
     assert tokens.shape == (3, 9) and len(seen) == 9
     assert torch.allclose(torch.stack(seen, 1), full, atol=1e-5)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):  # the cache takes the keys' dtype
+        assert gpt.generate(prefix, lambda logits, i: torch.argmax(logits, -1)).shape == (3, 9)
     tokens2 = tokens.clone()
     tokens2[:, 5] = (tokens2[:, 5] + 1) % 40
     with torch.no_grad():

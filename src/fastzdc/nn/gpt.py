@@ -26,14 +26,20 @@ from torch import nn
 
 
 class KVCache:
-    """Preallocated keys and values of one attention layer: ``(B, n_kv_heads, max_len, head_dim)`` each."""
+    """Keys and values of one attention layer, ``(B, n_kv_heads, max_len, head_dim)`` each, allocated at
+    the first :meth:`put` with the keys' dtype (bfloat16 under autocast)."""
 
-    def __init__(self, batch: int, n_kv_heads: int, max_len: int, head_dim: int, like: torch.Tensor) -> None:
-        self.k = like.new_empty(batch, n_kv_heads, max_len, head_dim)
-        self.v = like.new_empty(batch, n_kv_heads, max_len, head_dim)
+    def __init__(self, max_len: int) -> None:
+        self.max_len = max_len
+        self.k: torch.Tensor | None = None
+        self.v: torch.Tensor | None = None
 
     def put(self, pos: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store ``k, v`` of positions ``[pos, pos + L)``; return the keys and values of ``[0, pos + L)``."""
+        if self.k is None or self.v is None:
+            b, h, _, dh = k.shape
+            self.k = k.new_empty(b, h, self.max_len, dh)
+            self.v = v.new_empty(b, h, self.max_len, dh)
         end = pos + k.shape[2]
         self.k[:, :, pos:end] = k
         self.v[:, :, pos:end] = v
@@ -127,9 +133,8 @@ class GPT(nn.Module):
     def generate(self, prefix: torch.Tensor, pick: Callable[[torch.Tensor, int], torch.Tensor]) -> torch.Tensor:
         """Autoregressive decoding with a KV cache: ``pick(logits (B, vocab), i) -> token i (B,)``.
         Returns the tokens ``(B, T)``."""
-        b, p, _ = prefix.shape
-        blk0 = self.blocks[0].attn
-        caches = [KVCache(b, blk0.h_kv, self.pos_emb.shape[0], blk0.dh, prefix) for _ in self.blocks]
+        p = prefix.shape[1]
+        caches = [KVCache(self.pos_emb.shape[0]) for _ in self.blocks]
         x, pos = prefix + self.pos_emb[:p], 0
         out = []
         for i in range(self.n_tokens):
