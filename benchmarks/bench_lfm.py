@@ -97,6 +97,22 @@ def reconstruction(vae: str, ds) -> dict:
     return compare_counts(ds.detector, ds.responses, np.concatenate(parts), 1)
 
 
+def fidelity_header(sub, rows_label: str, autoencoder: str | None, rec_label: str) -> tuple[dict, list[str]]:
+    """The Monte Carlo re-simulation floor on ``sub`` (n_rep 1) and, with an ``autoencoder`` checkpoint,
+    its reconstruction W: the floor scores and the lines that report them."""
+    from fastzdc.workflows import floor_generator  # the Monte Carlo given the file's O2 filter
+
+    floor = compare_counts(sub.detector, sub.responses, floor_generator(sub).generate(sub.conditions, seed=1), 1)
+    lines = ["", f"### fidelity on {len(sub)} {rows_label} (SYNTHETIC stand-in, n_rep 1); MC re-simulation floor "
+             f"W {floor['w_mean']:.3f}, MAE {floor['mae']:.2f}", ""]
+    if autoencoder:
+        rec = reconstruction(autoencoder, sub)
+        lines += [f"{rec_label}: W {rec['w_mean']:.3f} ({rec['w_mean'] / floor['w_mean']:.2f} x floor), "
+                  f"MAE {rec['mae']:.2f}", ""]
+        print(lines[-2], flush=True)
+    return floor, lines
+
+
 def plot(out: dict, floor: float, path: Path, title: str) -> None:
     import matplotlib
 
@@ -147,16 +163,8 @@ def main() -> None:
         print("\n".join(text), flush=True)
     sub = ds.subset(slice(0, args.rows))
     if args.vae or not args.no_sweep:
-        from fastzdc.mc import MonteCarloGenerator
-
-        floor = compare_counts(sub.detector, sub.responses, MonteCarloGenerator(sub.detector).generate(sub.conditions, seed=1), 1)
-        text += ["", f"### fidelity on {len(sub)} test rows (SYNTHETIC stand-in, n_rep 1); MC re-simulation floor "
-                 f"W {floor['w_mean']:.3f}, MAE {floor['mae']:.2f}", ""]
-    if args.vae:
-        rec = reconstruction(args.vae, sub)
-        text += [f"VAE reconstruction (decoder of the posterior mean): W {rec['w_mean']:.3f} "
-                 f"({rec['w_mean'] / floor['w_mean']:.2f} x floor), MAE {rec['mae']:.2f}", ""]
-        print(text[-2], flush=True)
+        floor, lines = fidelity_header(sub, "test rows", args.vae, "VAE reconstruction (decoder of the posterior mean)")
+        text += lines
     if not args.no_sweep:
         text += ["| solver | steps | latent evaluations | W | MAE |", "|---|---:|---:|---:|---:|"]
         lines, out = steps_sweep(args.lfm, sub, args.steps, args.methods)

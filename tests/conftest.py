@@ -34,6 +34,15 @@ def make_dataset(n: int = 64, detector=ZN, seed: int = 0) -> Dataset:
     return Dataset(cond, resp, pdg, detector, {"synthetic": True, "generator": "test fixture"})
 
 
+def tiny_train_config(kind: str, det: str, model: dict, **kw):
+    """A TrainConfig for seconds-long test runs: 2 epochs of batch 32, 16 validation rows, one thread."""
+    from fastzdc.training.config import TrainConfig
+
+    base = dict(kind=kind, detector=det, model=model, epochs=2, batch_size=32, val_rows=16, seed=3, threads=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
 @pytest.fixture
 def zn_dataset() -> Dataset:
     return make_dataset(64, ZN)

@@ -17,19 +17,13 @@ from fastzdc.nn.discriminator import hinge_critic_loss
 from fastzdc.sampling.generator import NoiseStream, load_generator
 from fastzdc.training.balance import grad_normalize
 from fastzdc.training.checkpoint import STATE, WEIGHTS, load_tensors
-from fastzdc.training.config import TrainConfig
 from fastzdc.training.loop import train
 
 from .conftest import make_dataset
+from .conftest import tiny_train_config as _cfg
 
 VAE_TINY = {"enc_widths": [4, 8, 8], "enc_blocks": [1, 1], "dec_widths": [4, 8], "dec_blocks": [0, 1], "disc_widths": [4, 4, 8]}
 LFM_TINY = {"hidden": 32, "depth": 1, "emb_dim": 16}
-
-
-def _cfg(kind: str, det: str, model: dict, **kw) -> TrainConfig:
-    base = dict(kind=kind, detector=det, model=model, epochs=2, batch_size=32, val_rows=16, seed=3, threads=1)
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,15 @@ app.add_typer(export_app, name="export")
 
 console = Console()
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
+SampleOpt = Annotated[list[str] | None, typer.Option(
+    "--sample-opt", help="Any sampler option of the model's kind, KEY=VALUE, repeatable (e.g. --sample-opt temperature=1.1 "
+                         "--sample-opt top_k=64 for vq-prior; steps, method, dither for the flows); default: the checkpoint's.")]
+
+
+def _sample_opts(items: list[str] | None) -> dict[str, Any]:
+    from .training.config import parse_set
+
+    return parse_set(items or [], flag="--sample-opt")
 
 
 def _emit_json(obj: Any) -> None:
@@ -168,7 +177,7 @@ def split(
 # --------------------------------------------------------------------------- train / generate
 @app.command()
 def train(
-    kind: Annotated[str, typer.Argument(help="Model kind: fm (flow matching), vae, latent-fm (needs --set model.vae=VAE_RUN).")],
+    kind: Annotated[str, typer.Argument(help="Model kind: fm (flow matching), vae, latent-fm (needs --set model.vae=VAE_RUN), vq (VQ autoencoder), vq-prior (needs --set model.vq=VQ_RUN).")],
     data: Annotated[Path, typer.Option(help="Dataset (.h5 or ALICE .npz); the published 70/10/20 split is applied.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: best/ and last/ checkpoints.")],
     detector: Annotated[str | None, typer.Option("--detector", "-d", help="zn or zp (default: from the config).")] = None,
@@ -213,6 +222,7 @@ def generate(
     batch_size: Annotated[int, typer.Option(help="Samples per network call.")] = 4096,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same responses (any batch size).")] = 0,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    sample_opt: SampleOpt = None,
     backend: Annotated[str, typer.Option(help="torch (PyTorch), onnx (ONNX Runtime, CPU; a checkpoint is exported in memory "
                                               "first, an export folder runs as is) or auto: ONNX Runtime for export folders "
                                               "and for CPU batches up to 32 (measured faster there), PyTorch otherwise. "
@@ -223,7 +233,7 @@ def generate(
     from .workflows import generate_to_file
 
     result = generate_to_file(model, conditions, out, steps=steps, method=method, batch_size=batch_size, seed=seed,
-                              device=device, progress=not json_out, backend=backend.lower())
+                              device=device, progress=not json_out, backend=backend.lower(), sampler=_sample_opts(sample_opt))
     if json_out:
         _emit_json(result)
         return
@@ -239,6 +249,7 @@ def evaluate(
     max_rows: Annotated[int, typer.Option(help="Use only the first rows of the test file (0 = all).")] = 0,
     steps: Annotated[int | None, typer.Option(help="Override the models' sampling steps.")] = None,
     method: Annotated[str | None, typer.Option(help="Override the models' ODE solver.")] = None,
+    sample_opt: SampleOpt = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Folder for the HTML report (report.html), plots, results.json and results.csv.")] = None,
     fidelity: Annotated[bool, typer.Option(help="Classifier AUC (features and images), FPD/KPD, diversity, per energy bin and species.")] = True,
@@ -252,7 +263,8 @@ def evaluate(
     from .workflows import evaluate_models
 
     result = evaluate_models(model or [], data, n_rep=n_rep, seed=seed, floor=floor, max_rows=max_rows,
-                             steps=steps, method=method, progress=not json_out, out=out, fidelity=fidelity, quick=quick)
+                             steps=steps, method=method, progress=not json_out, out=out, fidelity=fidelity, quick=quick,
+                             sampler=_sample_opts(sample_opt))
     if json_out:
         _emit_json(result)
         return
@@ -269,6 +281,7 @@ def export_onnx(
     out: Annotated[Path, typer.Option("--out", "-o", help="Export folder (replaced if it is a previous export).")],
     steps: Annotated[int | None, typer.Option(help="Sampling steps unrolled in the graph (default: the checkpoint's).")] = None,
     method: Annotated[str | None, typer.Option(help="ODE solver: euler, midpoint or heun (default: the checkpoint's).")] = None,
+    sample_opt: SampleOpt = None,
     opset: Annotated[int, typer.Option(help="ONNX opset (>= 18).")] = 18,
     fp16: Annotated[bool, typer.Option("--fp16", help="Also write float16 variants (float32 inputs and output).")] = False,
     json_out: JsonOpt = False,
@@ -281,7 +294,7 @@ def export_onnx(
     """
     from .export import export_onnx as run_export
 
-    result = run_export(model, out, steps=steps, method=method, opset=opset, fp16=fp16)
+    result = run_export(model, out, steps=steps, method=method, opset=opset, fp16=fp16, sampler=_sample_opts(sample_opt))
     if json_out:
         _emit_json(result)
         return

@@ -216,18 +216,20 @@ def generate_to_file(
     chunk: int = 65536,
     progress: bool = True,
     backend: str = "auto",
+    sampler: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Generate one response per condition row with a trained model and stream them to HDF5.
 
     Memory stays bounded by ``chunk`` rows; the noise of chunk k comes from seed ``(seed, k)``, so the
     same seed gives the same responses whatever the batch size. ``backend``: ``torch``, ``onnx`` (ONNX
     Runtime, CPU; same noise, same numbers up to float rounding) or ``auto``
-    (:func:`fastzdc.export.backend.choose_backend`).
+    (:func:`fastzdc.export.backend.choose_backend`). ``sampler``: any sampler options of the model's kind
+    (``steps`` and ``method`` may also come as their own arguments).
     """
     import time
 
     from .export.backend import choose_backend
-    from .sampling.generator import load_generator
+    from .sampling.generator import load_generator, sampler_overrides
 
     if batch_size < 1:
         raise FastZDCError(f"--batch-size must be >= 1, got {batch_size}")
@@ -237,7 +239,7 @@ def generate_to_file(
         raise FastZDCError("generate writes HDF5: give an .h5 output", out)
     check_writable(out)
     backend = choose_backend(model, backend, device=device, batch_size=batch_size)
-    gen = load_generator(model, device=device, backend=backend, steps=steps, method=method)
+    gen = load_generator(model, device=device, backend=backend, **sampler_overrides(sampler, steps, method))
     conditions, pdgid = load_conditions(conditions_file)
     attrs = {
         "generator": f"fastzdc model {gen.name} ({model})",
@@ -281,6 +283,7 @@ def evaluate_models(
     out: str | Path | None = None,
     fidelity: bool = True,
     quick: bool = False,
+    sampler: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score models on a test file with the published protocol (n_rep generations per condition,
     pooled). With ``floor`` the Monte Carlo re-simulates the same test particles first: the
@@ -288,7 +291,7 @@ def evaluate_models(
     generator is this Monte Carlo). With ``out``: plots, report.html, results.json and results.csv
     there (:func:`fastzdc.report.build_report`). ``fidelity`` adds the classifier AUCs, FPD/KPD and
     the diversity ratio (:func:`add_fidelity`; ``quick``: without the image classifier)."""
-    from .sampling.generator import load_generator
+    from .sampling.generator import load_generator, sampler_overrides
 
     if n_rep < 1:
         raise FastZDCError(f"--n-rep must be >= 1, got {n_rep}")
@@ -302,7 +305,7 @@ def evaluate_models(
     elif floor:
         notes.append("no floor row: the data are not the stand-in, and the Monte Carlo cannot re-simulate them")
     for m in models:
-        g = load_generator(m, steps=steps, method=method)
+        g = load_generator(m, **sampler_overrides(sampler, steps, method))
         if g.detector.name != ds.detector.name:
             raise FastZDCError(f"model is for {g.detector.name.upper()}, data are {ds.detector.name.upper()}", m)
         gens.append((g, False))
@@ -324,7 +327,7 @@ def evaluate_models(
         from .report import DetectorEvaluation, build_report
 
         models_only = [g for g, is_floor in gens if not is_floor]
-        curves = steps_sweep(ds, models_only, seed=seed, progress=progress) if steps is None else {}
+        curves = steps_sweep(ds, models_only, seed=seed, progress=progress) if "steps" not in sampler_overrides(sampler, steps) else {}
         ev = DetectorEvaluation(ds.detector, ds.conditions, ds.responses, rows, samples, ds.synthetic, curves)
         result.update(build_report(out, [ev], title=f"fastzdc evaluate: {Path(data).name}", notes=notes))
     return result

@@ -2,7 +2,8 @@
 
 ``auto`` takes ONNX Runtime where it was measured faster on the CPU -- small batches, the per-particle
 case of O2 (benchmarks/RESULTS.md, "ONNX Runtime vs PyTorch") -- and for an export folder, which only
-ONNX Runtime can run; PyTorch otherwise (large batches, GPUs).
+ONNX Runtime can run; PyTorch otherwise (large batches, GPUs, and checkpoints of kinds whose in-memory
+export takes minutes: :attr:`fastzdc.models.base.ModelKind.quick_export`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ def choose_backend(model: str | Path, backend: str = "auto", *, device: Any = No
         return backend
     if exported:
         return "onnx"
-    if pick_device(device).type != "cpu":
+    if pick_device(device).type != "cpu" or batch_size > AUTO_ONNX_MAX_BATCH:
         return "torch"
-    return "onnx" if batch_size <= AUTO_ONNX_MAX_BATCH else "torch"
+    from ..models import get_kind
+    from ..training.checkpoint import load_config
+
+    return "onnx" if get_kind(load_config(model)["kind"]).quick_export else "torch"

@@ -23,7 +23,7 @@ from .. import __version__
 from .._atomic import atomic_dir, check_dir_writable
 from ..conditions import FEATURE_NAMES, FEATURE_UNITS, N_FEATURES
 from ..errors import FastZDCError
-from ..sampling.generator import ModelGenerator, NoiseStream, load_generator
+from ..sampling.generator import ModelGenerator, NoiseStream, load_generator, sampler_overrides
 from ..training.checkpoint import WEIGHTS, load_config, resolve
 from .card import CARD, CARD_FORMAT, CARD_FORMAT_VERSION, SCALER_JSON, SCALER_TXT, VARIANTS, io_signature, is_export_dir
 from .graph import (
@@ -80,6 +80,7 @@ def export_onnx(
     method: str | None = None,
     opset: int = DEFAULT_OPSET,
     fp16: bool = False,
+    sampler: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Export a checkpoint's whole sampler to ONNX (see :mod:`fastzdc.export.card` for the folder).
 
@@ -87,6 +88,7 @@ def export_onnx(
         model: checkpoint folder (or a run folder: its ``best/``).
         out: export folder; replaced if it is a previous export, refused if it holds anything else.
         steps, method: sampler overrides (default: the checkpoint's); the steps are unrolled in the graph.
+        sampler: any other sampler options of the kind (e.g. ``temperature`` of a vq-prior), fixed in the graph.
         opset: ONNX opset (>= 18).
         fp16: also write float16 variants (float32 inputs and output).
 
@@ -100,7 +102,7 @@ def export_onnx(
         raise FastZDCError(f"--steps must be >= 1, got {steps}")
     ckpt = resolve(model)
     cfg = load_config(ckpt)
-    gen = load_generator(ckpt, device="cpu", steps=steps, method=method)
+    gen = load_generator(ckpt, device="cpu", **sampler_overrides(sampler, steps, method))
     kind, det = gen.kind, gen.detector
     noise_shape = tuple(kind.noise_shape())
 

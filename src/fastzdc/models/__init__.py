@@ -10,5 +10,7 @@ from .base import ModelKind, get_kind, register
 from . import fm as _fm  # noqa: E402,F401  (registers "fm")
 from . import vae as _vae  # noqa: E402,F401  (registers "vae")
 from . import latent_fm as _latent_fm  # noqa: E402,F401  (registers "latent-fm")
+from . import vq as _vq  # noqa: E402,F401  (registers "vq")
+from . import vq_prior as _vq_prior  # noqa: E402,F401  (registers "vq-prior")
 
 __all__ = ["ModelKind", "get_kind", "register"]

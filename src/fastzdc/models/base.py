@@ -48,6 +48,9 @@ class ModelKind(ABC):
         """log1p images ``(B, 1, nx, ny)`` from noise of :meth:`noise_shape` and scaled conditions."""
 
     # ---- optional capabilities (defaults: a plain generative model trained on images) ----------
+    quick_export: ClassVar[bool] = True
+    """False where exporting the sampler to ONNX takes minutes (a long unrolled loop): the ``auto`` back
+    end then never exports such a checkpoint in memory (``--backend onnx`` still does)."""
     reconstructs: ClassVar[bool] = False
     """True for autoencoders: validation scores :meth:`reconstruct` of the validation images instead of
     samples drawn from the conditions."""
@@ -77,6 +80,12 @@ class ModelKind(ABC):
         resumed runs, before the EMA copy is made. Default None: train on the images.
         """
         return None
+
+    def train_metrics(self, net: nn.Module, reset: bool = False) -> dict[str, float]:
+        """Optional: statistics of the training so far in this epoch (e.g. the VQ codebook's usage and
+        perplexity), shown beside the loss and recorded per epoch. The loop calls it with ``reset=True``
+        once at the end of every epoch (the kind then restarts its counters). Default: none."""
+        return {}
 
     @property
     def dequantized(self) -> bool:

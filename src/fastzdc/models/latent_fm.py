@@ -42,9 +42,9 @@ from ..nn.mlp import ConditionalMean, LatentMLP
 from ..nn.unet import CondUNet
 from ..sampling.dither import NoiseDither, stochastic_round_log1p
 from ..sampling.ode import integrate
-from ..training.checkpoint import WEIGHTS, load_config, load_tensors, load_weights_into, resolve
 from .base import register
 from .fm import FlowMatching
+from .pretrained import load_first_stage, read_first_stage
 from .vae import VariationalAutoencoder
 
 
@@ -128,28 +128,13 @@ class LatentFlowMatching(FlowMatching):
     # ------------------------------------------------------------------ the VAE checkpoint
     def _read_vae_config(self) -> None:
         """Fill ``vae_hparams`` (and provenance) from the ``vae`` checkpoint; fail early on a bad one."""
-        path = self.hparams["vae"]
-        if not path:
-            raise FastZDCError("latent-fm needs a trained VAE: set model.vae = PATH (a checkpoint of 'fastzdc train vae')")
-        ckpt = resolve(path)
-        cfg = load_config(ckpt)
-        if cfg["kind"] != "vae":
-            raise FastZDCError(f"model.vae must be a vae checkpoint, this one is {cfg['kind']!r}", ckpt)
-        if cfg["detector"] != self.detector.name:
-            raise FastZDCError(
-                f"the VAE was trained on {cfg['detector'].upper()}, latent-fm here is for {self.detector.name.upper()}", ckpt
-            )
-        from ..training.loop import file_sha256
-
-        self.hparams["vae"] = str(ckpt)
-        self.hparams["vae_hparams"] = dict(cfg["hparams"])
-        self.hparams["vae_weights_sha256"] = file_sha256(ckpt / WEIGHTS) if (ckpt / WEIGHTS).exists() else ""
+        ckpt, hparams, sha = read_first_stage(
+            self.hparams["vae"], want="vae", label="VAE", option="vae", second=self.kind, detector=self.detector
+        )
+        self.hparams.update(vae=str(ckpt), vae_hparams=hparams, vae_weights_sha256=sha)
 
     def _load_vae(self) -> VAE:
-        ckpt = resolve(self.hparams["vae"])
-        vae = self.vae_kind.build()
-        load_weights_into(vae, load_tensors(ckpt / WEIGHTS), ckpt / WEIGHTS)
-        return vae.eval()
+        return load_first_stage(self.vae_kind.build(), self.hparams["vae"])
 
     # ------------------------------------------------------------------ network
     def latent_shape(self) -> tuple[int, int, int]:

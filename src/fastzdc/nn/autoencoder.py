@@ -48,9 +48,16 @@ def latent_hw(shape: tuple[int, int]) -> tuple[int, int]:
 
 
 class Encoder(nn.Module):
-    """3x3 stem at full resolution, 2x2 stride-2 convs down, residual blocks (GroupNorm) at 1/2, 1/4."""
+    """3x3 stem at full resolution, 2x2 stride-2 convs down, residual blocks (GroupNorm) at 1/2, 1/4.
 
-    def __init__(self, in_shape: tuple[int, int], widths=(8, 16, 32), blocks=(1, 1), z_ch: int = 4) -> None:
+    ``forward`` returns the Gaussian posterior ``(mu, logvar)`` (``z_ch`` channels each); with
+    ``gaussian=False`` the head has ``z_ch`` channels and :meth:`features` is the encoding itself (the
+    VQ autoencoder's continuous latents before quantisation).
+    """
+
+    def __init__(
+        self, in_shape: tuple[int, int], widths=(8, 16, 32), blocks=(1, 1), z_ch: int = 4, gaussian: bool = True
+    ) -> None:
         super().__init__()
         self.pad_h, self.pad_w = _pad4(in_shape)
         c0, c1, c2 = widths
@@ -60,16 +67,19 @@ class Encoder(nn.Module):
         self.down1 = nn.Conv2d(c1, c2, 2, stride=2)
         self.blocks_quarter = nn.Sequential(*(ResBlock(c2, norm=True) for _ in range(blocks[1])))
         self.out_norm = nn.GroupNorm(_groups(c2), c2)
-        self.out = nn.Conv2d(c2, 2 * z_ch, 1)
+        self.out = nn.Conv2d(c2, 2 * z_ch if gaussian else z_ch, 1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, H, W)`` -> the head's output ``(B, out_ch, ceil(H/4), ceil(W/4))``."""
         ph, pw = self.pad_h, self.pad_w
         if ph or pw:
             x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
         h = self.down0(F.silu(self.stem(x)))
         h = self.down1(self.blocks_half(h))
-        h = self.out(F.silu(self.out_norm(self.blocks_quarter(h))))
-        mu, logvar = h.chunk(2, dim=1)
+        return self.out(F.silu(self.out_norm(self.blocks_quarter(h))))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.features(x).chunk(2, dim=1)
         return mu, logvar.clamp(-30.0, 20.0)
 
 

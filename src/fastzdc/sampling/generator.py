@@ -134,6 +134,12 @@ class NoiseStream:
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
+def sampler_overrides(sampler: dict[str, Any] | None, steps: int | None = None, method: str | None = None) -> dict[str, Any]:
+    """Sampler options given as ``--sample-opt KEY=VALUE`` merged with the ``--steps``/``--method`` flags."""
+    extra = {k: v for k, v in (("steps", steps), ("method", method)) if v is not None}
+    return {**(sampler or {}), **extra}
+
+
 def load_generator(
     path: str | Path, *, device: Any = None, backend: str = "torch", **sampler: Any
 ) -> ModelGenerator | OnnxGenerator:

@@ -117,12 +117,12 @@ class TrainConfig:
                 raise FastZDCError(msg, source)
 
 
-def parse_set(items: list[str]) -> dict[str, Any]:
+def parse_set(items: list[str], flag: str = "--set") -> dict[str, Any]:
     """``["lr=1e-3", "model.widths=[8,16,32]"]`` -> dict, values parsed as JSON where possible."""
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
-            raise FastZDCError(f"--set expects key=value, got {item!r}")
+            raise FastZDCError(f"{flag} expects key=value, got {item!r}")
         key, raw = item.split("=", 1)
         try:
             out[key.strip()] = json.loads(raw)

@@ -7,9 +7,12 @@ exact training state) and ``best/`` (lowest validation W) checkpoints.
 
 Optional kind capabilities (:class:`~fastzdc.models.base.ModelKind`): a *critic* (adversarial
 discriminator) trained alongside with its own AdamW (peak ``critic_lr``), its state kept in ``last/``;
-*training inputs* encoded once by a frozen pretrained network (latent FM trains on VAE latents);
-*reconstruction* validation for autoencoders (W of the reconstructed validation images). Parameters
-with ``requires_grad = False`` (frozen sub-networks) are neither optimised nor averaged.
+*training inputs* encoded once by a frozen pretrained network (latent FM trains on VAE latents, the
+VQ prior on VQ tokens); *reconstruction* validation for autoencoders (W of the reconstructed
+validation images); *training statistics* (VQ codebook usage and perplexity) shown beside the loss
+and recorded per epoch. Parameters with ``requires_grad = False`` (frozen sub-networks) are neither
+optimised nor averaged; buffers (running statistics such as an EMA-updated codebook) are not averaged
+either: the EMA copy takes the trained network's buffers before every validation.
 
 Determinism: the weights are initialised from ``seed``; epoch e visits the training rows in the order
 ``default_rng([seed, e]).permutation``; step s draws its noise from a generator seeded with
@@ -221,7 +224,8 @@ def train(
                             f"training stopped: loss is {float(loss.detach())} at epoch {epoch + 1}, step {step}; "
                             f"the last good checkpoint is kept in {out / 'last'}"
                         )
-                    info = f"loss {mean_loss:.4f}" + (f" | val W {prev_w:.3f}" if prev_w is not None else "")
+                    info = f"loss {mean_loss:.4f}" + _stats_text(kind.train_metrics(net))
+                    info += f" | val W {prev_w:.3f}" if prev_w is not None else ""
                     advance(b + 1 - shown, info)
                     shown = b + 1
                 opt.zero_grad(set_to_none=True)
@@ -241,12 +245,17 @@ def train(
                     torch._foreach_add_(ema_params, params, alpha=1 - d)
                 state["step"] = step + 1
         loss_sum = float(loss_sum)
+        stats = kind.train_metrics(net, reset=True)
+        with torch.no_grad():  # running statistics kept in buffers (the VQ codebook) are not averaged
+            for b_ema, b_net in zip(ema.buffers(), net.buffers()):
+                b_ema.copy_(b_net)
         val = validate(kind, ema, scaler, base_config["sampler"], val_cond, val_resp, device)
         state["epoch"] = epoch + 1
         prev_w = val["val_w"]
-        state["history"].append({"epoch": epoch + 1, "loss": loss_sum / steps_per_epoch, **val})
-        log(f"epoch {epoch + 1}: loss {loss_sum / steps_per_epoch:.4f}, val W {val['val_w']:.3f}, val MAE {val['val_mae']:.2f}")
-        metrics = {"val_w": val["val_w"], "val_mae": val["val_mae"], "epoch": epoch + 1}
+        state["history"].append({"epoch": epoch + 1, "loss": loss_sum / steps_per_epoch, **stats, **val})
+        log(f"epoch {epoch + 1}: loss {loss_sum / steps_per_epoch:.4f}{_stats_text(stats, ', ')}, "
+            f"val W {val['val_w']:.3f}, val MAE {val['val_mae']:.2f}")
+        metrics = {"val_w": val["val_w"], "val_mae": val["val_mae"], "epoch": epoch + 1, **stats}
         ema_weights = ema.state_dict()
         if val["val_w"] < state["best_w"]:
             state["best_w"] = val["val_w"]
@@ -276,6 +285,11 @@ def train(
         "history": state["history"],
         "n_params": base_config["n_params"],
     }
+
+
+def _stats_text(stats: dict[str, float], sep: str = " | ") -> str:
+    """``" | usage 0.93 | perplexity 412"``: a kind's training statistics for the progress line and log."""
+    return "".join(f"{sep}{k} {v:.3g}" for k, v in stats.items())
 
 
 def _image_batches(resp: np.ndarray, device: torch.device, batch: int = 1024):

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Produce the VQ-GAN weights (VQ autoencoder, then the transformer prior on its tokens), their test-split
+# scores and the sampling/speed benchmark. SYNTHETIC stand-in data (data/standin_{zn,zp}.h5, made by
+# scripts/make_weights.sh). ZN and ZP train side by side, one thread each: about 40 min on 2 free CPU
+# cores (VQ 3 epochs ~13 min, prior 2 epochs ~15 min, evaluation and benchmark ~10 min; see README "VQ-GAN").
+# FZ/PY may point elsewhere, e.g. FZ="env PYTHONPATH=$PWD/src /path/to/python -m fastzdc.cli".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FZ=${FZ:-.venv/bin/fastzdc}
+PY=${PY:-.venv/bin/python}
+DATA=${DATA:-data}
+TRAIN_ARGS=${TRAIN_ARGS:-}   # extra train options, e.g. for a smoke test: "--epochs 1 --set max_train_rows=512"
+export MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736   # glibc: no page-fault storms at large batches
+mkdir -p runs weights
+train_detector() {
+    local d=$1
+    $FZ train vq --config configs/vq-$d.toml --data $DATA/standin_$d.h5 --out runs/vq-$d --set threads=1 $TRAIN_ARGS
+    $FZ train vq-prior --config configs/vq-prior-$d.toml --data $DATA/standin_$d.h5 --out runs/vq-prior-$d \
+        --set threads=1 --set model.vq=runs/vq-$d/best $TRAIN_ARGS
+}
+for d in zn zp; do
+    train_detector $d > runs/train-vq-$d.log 2>&1 &
+done
+wait
+for d in zn zp; do
+    rm -rf weights/vq-$d && cp -r runs/vq-prior-$d/best weights/vq-$d     # self-contained: GPT + VQ decoder
+    $FZ evaluate --data $DATA/split_$d/test.h5 --model weights/vq-$d --max-rows 5000 --json > weights/vq-$d.eval.json
+done
+for d in zn zp; do   # temperature / top-k sweep on the validation split, speed, VQ reconstruction W
+    $PY benchmarks/bench_vq.py --prior weights/vq-$d --vq runs/vq-$d/best --data $DATA/split_$d/val.h5 --append \
+        > runs/bench-vq-$d.log 2>&1
+done

@@ -1,0 +1,146 @@
+"""The transformer prior of the VQ-GAN: an autoregressive model of a frozen VQ autoencoder's token grid
+given the particle, then the VQ decoder.
+
+Training (second stage, on a trained ``vq`` checkpoint given as ``model.vq``): the training split is
+tokenised once by the frozen VQ autoencoder (raster order over the ZN 11x11 / ZP 14x8 grid, ``T``
+tokens); the loss is the cross-entropy of the next token
+
+    L = -1/T sum_i log p(t_i | c, t_<i),        p from the GPT (:mod:`fastzdc.nn.gpt`)
+
+conditioned on ``n_prefix`` continuous prefix vectors ``P(c)`` (an MLP of the 9 scaled features). (The
+published prior tokenises the features with a separate conditional VQ-VAE into 2 tokens; the prefix
+embedding needs no third network and no quantisation of the conditions.)
+
+Sampling is a function of the conditions and the noise only. The noise of one sample is
+``(2, h, w)`` standard normals: channel 0 gives the uniforms ``u_i = Phi(n_i)`` that draw token i by
+inverse CDF from the filtered distribution (temperature, top-k, top-p:
+:mod:`fastzdc.sampling.categorical`), channel 1 the dither of the decoded counts:
+
+    t_i = F^-1(u_i; filter(p(. | c, t_<i))),   x = max(D(e_t), 0),   counts = floor(exp(x) - 1 + u'(n))
+
+The checkpoint is self-contained: its weights hold the GPT, the prefix MLP, the VQ decoder and the
+codebook; its hparams hold the VQ autoencoder's hyper-parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..nn.autoencoder import Decoder
+from ..nn.gpt import GPT
+from ..nn.mlp import ConditionalMean
+from ..sampling.categorical import check_options, filtered_probs, inverse_cdf, normal_to_uniform
+from ..sampling.dither import NoiseDither, stochastic_round_log1p
+from .base import ModelKind, register
+from .pretrained import load_first_stage, read_first_stage
+from .vq import VQKind
+
+
+class TokenPrior(nn.Module):
+    """GPT + prefix MLP (trained) and the frozen VQ decoder with its codebook."""
+
+    def __init__(
+        self, gpt: GPT, prefix: nn.Module, decoder: nn.Module, n_codes: int, code_dim: int,
+        grid: tuple[int, int], out_shape: tuple[int, int],
+    ) -> None:
+        super().__init__()
+        self.gpt = gpt
+        self.prefix = prefix
+        self.decoder = decoder.requires_grad_(False)
+        self.register_buffer("codebook", torch.zeros(n_codes, code_dim))
+        self.dither = NoiseDither(1, out_shape)
+        self.grid = tuple(grid)
+
+    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Tokens ``(B, T)`` in raster order -> log1p images ``max(D(e_t), 0)`` ``(B, 1, H, W)``."""
+        codes = self.codebook[tokens].reshape(tokens.shape[0], *self.grid, -1).permute(0, 3, 1, 2)
+        return self.decoder(codes).clamp_min(0.0)
+
+
+@register
+class VQPrior(ModelKind):
+    kind = "vq-prior"
+    defaults = {
+        "vq": "",
+        "vq_hparams": {},
+        "vq_weights_sha256": "",
+        "d_model": 96,
+        "n_layers": 3,
+        "n_heads": 4,
+        "n_kv_heads": 1,
+        "d_ff": 256,
+        "dropout": 0.0,
+        "n_prefix": 2,
+        "cond_hidden": 128,
+        "cond_depth": 2,
+    }
+    sampler_defaults = {"temperature": 1.1, "top_k": 32, "top_p": 1.0, "dither": True}
+    """from the sweep of benchmarks/bench_vq.py (README "VQ-GAN")"""
+    quick_export = False  # the T decoding steps unroll into the graph: exporting takes minutes
+
+    def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
+        super().__init__(detector, hparams)
+        if not self.hparams["vq_hparams"]:
+            ckpt, vq_hparams, sha = read_first_stage(
+                self.hparams["vq"], want="vq", label="VQ autoencoder", option="vq", second=self.kind, detector=detector
+            )
+            self.hparams.update(vq=str(ckpt), vq_hparams=vq_hparams, vq_weights_sha256=sha)
+        self.vq_kind = VQKind(detector, self.hparams["vq_hparams"])
+
+    # ------------------------------------------------------------------ network
+    def n_tokens(self) -> int:
+        h, w = self.vq_kind.grid_shape()
+        return h * w
+
+    def noise_shape(self) -> tuple[int, ...]:
+        return (2, *self.vq_kind.grid_shape())
+
+    def build(self) -> TokenPrior:
+        h, vh = self.hparams, self.vq_kind.hparams
+        d, n_codes = int(h["d_model"]), int(vh["n_codes"])
+        gpt = GPT(n_codes, int(h["n_prefix"]), self.n_tokens(), d, int(h["n_layers"]), int(h["n_heads"]),
+                  int(h["n_kv_heads"]), int(h["d_ff"]), float(h["dropout"]))
+        prefix = ConditionalMean((int(h["n_prefix"]), d), int(h["cond_hidden"]), int(h["cond_depth"]))
+        decoder = Decoder(self.detector.shape, tuple(vh["dec_widths"]), tuple(vh["dec_blocks"]), int(vh["code_dim"]))
+        return TokenPrior(gpt, prefix, decoder, n_codes, int(vh["code_dim"]), self.vq_kind.grid_shape(), self.detector.shape)
+
+    # ------------------------------------------------------------------ training
+    @torch.no_grad()
+    def training_inputs(self, net: nn.Module, batches: Iterator[torch.Tensor]) -> torch.Tensor:
+        """Tokenise the training split with the frozen VQ autoencoder: ``(n, T)`` int16, raster order.
+        Also copies the VQ decoder and codebook into ``net``."""
+        vq = load_first_stage(self.vq_kind.build(), self.hparams["vq"])
+        net.decoder.load_state_dict(vq.decoder.state_dict())
+        net.codebook.copy_(vq.quantizer.codebook)
+        parts = []
+        for x in batches:
+            vq.to(x.device)
+            parts.append(vq.tokens(x).reshape(x.shape[0], -1).to(torch.int16))
+        return torch.cat(parts)
+
+    def loss(self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        tokens = x.long()
+        logits = net.gpt(net.prefix(cond), tokens)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tokens.reshape(-1))
+
+    # ------------------------------------------------------------------ sampling
+    def sampler_options(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        opts = super().sampler_options(overrides)
+        check_options(opts["temperature"], opts["top_k"], opts["top_p"])
+        return opts
+
+    def sample(self, net: nn.Module, cond: torch.Tensor, noise: torch.Tensor, **options: Any) -> torch.Tensor:
+        opts = self.sampler_options(options)
+        temperature, top_k, top_p = float(opts["temperature"]), int(opts["top_k"]), float(opts["top_p"])
+        u = normal_to_uniform(noise[:, 0].reshape(noise.shape[0], -1))
+
+        def pick(logits: torch.Tensor, i: int) -> torch.Tensor:
+            return inverse_cdf(filtered_probs(logits, temperature, top_k, top_p), u[:, i])
+
+        x = net.decode(net.gpt.generate(net.prefix(cond), pick))
+        return stochastic_round_log1p(x, net.dither(noise[:, 1:])) if opts["dither"] else x
