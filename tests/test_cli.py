@@ -106,3 +106,13 @@ def test_mc_calibrate_cli_passes(cli):
     names = " ".join(r["name"] for r in obj["rows"])
     assert "ZP empty fraction" in names and len(obj["rows"]) >= 20
     assert cli("mc", "calibrate", "-n", "10").code == 2
+
+
+def test_allocator_tuning_is_accepted_on_glibc():
+    """The CLI's mallopt settings (no mmap for large blocks, no trim) are accepted by glibc; elsewhere a no-op."""
+    import platform
+
+    from fastzdc._alloc import tune_allocator
+
+    expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert tune_allocator() is expected

@@ -71,6 +71,9 @@ def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
 ) -> None:
     """Fast simulation of the ALICE ZDC responses."""
+    from ._alloc import tune_allocator
+
+    tune_allocator()  # large-batch generation on CPU: no page-fault storms (see fastzdc._alloc)
 
 
 # --------------------------------------------------------------------------- simulate
