@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import append_results, ensure_allocator_env, machine, median_time  # noqa: E402
+from _common import append_results, ensure_allocator_env, machine, median_time, steps_sweep  # noqa: E402
 
 ensure_allocator_env()
 
@@ -25,7 +25,6 @@ import torch  # noqa: E402
 from fastzdc.data import load_dataset  # noqa: E402
 from fastzdc.metrics import compare_counts  # noqa: E402
 from fastzdc.sampling.generator import load_generator  # noqa: E402
-from fastzdc.sampling.ode import evaluations  # noqa: E402
 
 
 def speed(model: str, cond: np.ndarray) -> list[str]:
@@ -40,22 +39,6 @@ def speed(model: str, cond: np.ndarray) -> list[str]:
         rows.append(f"| {gen.name} | {gen.sampler} | {gen.device.type} | {batch} | {threads} | {1e3 * t / n:.3f} |")
     torch.set_num_threads(2)
     return rows
-
-
-def steps_sweep(model: str, data: str, rows: int, steps_list, methods) -> tuple[list[str], dict]:
-    ds = load_dataset(data)
-    ds = ds.subset(slice(0, rows))
-    out = {}
-    lines = []
-    for m in methods:
-        for s in steps_list:
-            gen = load_generator(model, steps=s, method=m)
-            fake = gen.generate(ds.conditions, seed=1)
-            sc = compare_counts(ds.detector, ds.responses, fake, 1)
-            out[(m, s)] = (evaluations(s, m), sc["w_mean"], sc["mae"])
-            lines.append(f"| {m} | {s} | {evaluations(s, m)} | {sc['w_mean']:.3f} | {sc['mae']:.2f} |")
-            print(lines[-1], flush=True)
-    return lines, out
 
 
 def plot(out: dict, floor: float | None, path: Path, det_name: str) -> None:
@@ -88,7 +71,7 @@ def main() -> None:
         floor = compare_counts(sub.detector, sub.responses, MonteCarloGenerator(sub.detector).generate(sub.conditions, seed=1), 1)["w_mean"]
         head = [f"", f"### fidelity vs steps ({args.rows} test rows, n_rep 1; MC re-simulation floor W {floor:.3f})", "",
                 "| solver | steps | evaluations | W | MAE |", "|---|---:|---:|---:|---:|"]
-        lines, out = steps_sweep(args.model, args.data, args.rows, args.steps, args.methods)
+        lines, out = steps_sweep(args.model, load_dataset(args.data).subset(slice(0, args.rows)), args.steps, args.methods)
         text += head + lines
         png = Path(__file__).with_name(f"fm_steps_{sub.detector.name}.png")
         plot(out, floor, png, sub.detector.name)

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import append_results, ensure_allocator_env, machine, median_time  # noqa: E402
+from _common import append_results, ensure_allocator_env, machine, median_time, steps_sweep  # noqa: E402
 
 ensure_allocator_env()
 
@@ -31,7 +31,6 @@ import torch  # noqa: E402
 from fastzdc.data import load_dataset  # noqa: E402
 from fastzdc.metrics import compare_counts  # noqa: E402
 from fastzdc.sampling.generator import counts_from_log_images, load_generator  # noqa: E402
-from fastzdc.sampling.ode import evaluations  # noqa: E402
 
 
 def speed(models: list[tuple[str, str, str]], cond: np.ndarray, batches=(1, 256, 4096), rounds: int = 3) -> list[str]:
@@ -64,19 +63,6 @@ def speed(models: list[tuple[str, str, str]], cond: np.ndarray, batches=(1, 256,
         ratio = f"{base[b] / ms:.1f}" if b in base else "-"
         out.append(f"| {label} | {g.sampler} | {g.precision} | {b} | {th} | {ms:.4f} | {ratio} |")
     return out
-
-
-def steps_sweep(model: str, ds, steps_list, methods) -> tuple[list[str], dict]:
-    out, lines = {}, []
-    for m in methods:
-        for s in steps_list:
-            gen = load_generator(model, steps=s, method=m)
-            fake = gen.generate(ds.conditions, seed=1)
-            sc = compare_counts(ds.detector, ds.responses, fake, 1)
-            out[(m, s)] = (evaluations(s, m), sc["w_mean"], sc["mae"])
-            lines.append(f"| {m} | {s} | {evaluations(s, m)} | {sc['w_mean']:.3f} | {sc['mae']:.2f} |")
-            print(lines[-1], flush=True)
-    return lines, out
 
 
 @torch.no_grad()
