@@ -76,10 +76,13 @@ def reconstruction(vae: str, ds) -> dict:
     net = kind.build()
     load_weights_into(net, load_tensors(ckpt / WEIGHTS), ckpt / WEIGHTS)
     net.eval()
+    from fastzdc.data.scaler import StandardScaler
+
+    cond = torch.from_numpy(StandardScaler.from_dict(cfg["scaler"]).transform(ds.conditions))
     parts = []
     for start in range(0, len(ds), 1024):
         x = torch.log1p(torch.from_numpy(ds.responses[start : start + 1024].astype(np.float32)))[:, None]
-        parts.append(counts_from_log_images(kind.reconstruct(net, x)))
+        parts.append(counts_from_log_images(kind.reconstruct(net, x, cond[start : start + 1024])))
     return compare_counts(ds.detector, ds.responses, np.concatenate(parts), 1)
 
 

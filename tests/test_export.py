@@ -111,7 +111,7 @@ def test_export_folder_card_and_signatures(tiny_ckpt, tiny_export):
     assert leftovers(out.parent) == []
     card = load_card(out)
     assert card == result["card"]
-    assert (card["detector"], card["kind"], card["sampler"]) == ("zp", "fm", {"steps": 2, "method": "euler"})
+    assert (card["detector"], card["kind"], card["sampler"]) == ("zp", "fm", {"steps": 2, "method": "euler", "shift": 1.0})
     assert card["noise_shape"] == [1, 56, 30] and card["image_shape"] == [56, 30]
     assert [i["name"] for i in card["inputs"]] == ["noise", "conditions"]
     assert [(o["name"], o["shape"]) for o in card["outputs"]] == [("log_image", ["batch", 56, 30]),
@@ -271,7 +271,7 @@ def test_onnx_backend_exports_a_checkpoint_in_memory(tiny_ckpt, cond_file):
     cond = load_dataset(cond_file).conditions[:10]
     onnx_gen = load_generator(tiny_ckpt, backend="onnx", steps=1)
     torch_gen = load_generator(tiny_ckpt, steps=1)
-    assert isinstance(onnx_gen, OnnxGenerator) and onnx_gen.sampler == {"steps": 1, "method": "euler"}
+    assert isinstance(onnx_gen, OnnxGenerator) and onnx_gen.sampler == {"steps": 1, "method": "euler", "shift": 1.0}
     a, b = onnx_gen.generate(cond, seed=4, batch_size=3), torch_gen.generate(cond, seed=4)
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1 and np.mean(a != b) < 1e-3
     with pytest.raises(FastZDCError, match="float16"):

@@ -71,7 +71,7 @@ def test_vae_shapes_and_vae_does_not_sample(det, latent):
     mu, logvar = net.encode(x)
     assert tuple(mu.shape[1:]) == latent == kind.noise_shape() and logvar.shape == mu.shape
     assert net.decode(mu).shape == x.shape
-    assert (kind.reconstruct(net, x) >= 0).all()
+    assert (kind.reconstruct(net, x, torch.zeros(2, 9)) >= 0).all()
     with pytest.raises(FastZDCError, match="latent-fm"):
         kind.sample(net, torch.zeros(2, 9), torch.zeros(2, *latent))
 
@@ -136,12 +136,13 @@ def test_latent_fm_rejects_missing_wrong_and_foreign_vae_checkpoints(tmp_path, d
 
 
 def test_latent_fm_training_inputs_are_standardised(data):
-    from fastzdc.training.loop import _image_batches
+    from fastzdc.training.loop import _training_batches
 
     kind = get_kind("latent-fm")(ZN, {**LFM_TINY, "vae": str(data["vae_zn"]), "posterior_sample": False})
     net = kind.build()
     resp = make_dataset(50, ZN, seed=2).responses
-    enc = kind.training_inputs(net, _image_batches(resp, torch.device("cpu"), batch=16))
+    cond = torch.zeros(len(resp), 9)
+    enc = kind.training_inputs(net, _training_batches(resp, cond, torch.device("cpu"), "encode", False, batch=16))
     assert enc.shape == (50, 8, 11, 11)
     z = net.standardize(enc[:, :4])
     assert torch.allclose(z.mean((0, 2, 3)), torch.zeros(4), atol=1e-4)
@@ -167,7 +168,7 @@ def test_latent_fm_checkpoint_is_self_contained_seeded_and_resumes_exactly(tmp_p
             assert torch.equal(a[k], v), k
     shutil.rmtree(vae)  # the VAE checkpoint is not needed any more
     gen = load_generator(tmp_path / "full")
-    assert gen.kind.noise_shape() == (4, 11, 11) and gen.sampler == {"steps": 8, "method": "euler", "dither": True}
+    assert gen.kind.noise_shape() == (4, 11, 11) and gen.sampler == {"steps": 8, "method": "euler", "shift": 1.0, "dither": True}
     cond = make_dataset(12, ZN, seed=9).conditions
     x1, x2 = gen.generate(cond, seed=4, batch_size=5), gen.generate(cond, seed=4, batch_size=12)
     assert x1.shape == (12, 44, 44) and x1.dtype == np.uint16 and np.array_equal(x1, x2)
@@ -189,6 +190,59 @@ def test_latent_fm_sample_is_a_pure_traceable_function_of_conditions_and_noise(d
         traced = torch.jit.trace(lambda c, n: kind.sample(net, c, n, steps=3, method="midpoint"), (cond, noise))
         c2, n2 = torch.randn(5, 9), torch.randn(5, *kind.noise_shape())
         assert torch.allclose(traced(c2, n2), kind.sample(net, c2, n2, steps=3, method="midpoint"), atol=1e-5)
+
+
+# ---------------------------------------------------------------------------- conditional VAE
+CVAE_TINY = {**VAE_TINY, "z_dim": 6, "dec_widths": [0, 8], "dec_hidden": 16}
+
+
+@pytest.mark.parametrize("det", [ZN, ZP])
+def test_conditional_vae_decoder_uses_the_particle_and_the_vector_latent(det):
+    kind = get_kind("vae")(det, CVAE_TINY)
+    assert kind.conditional and kind.latent_shape() == (6, 1, 1)
+    torch.manual_seed(0)
+    net = kind.build()
+    for p in net.parameters():  # move the zero-initialised layers off zero
+        torch.nn.init.normal_(p, std=0.3)
+    x, c = torch.rand(4, 1, *det.shape), torch.randn(4, 9)
+    mu, logvar = net.encode(x, c)
+    assert mu.shape == logvar.shape == (4, 6, 1, 1)
+    assert not torch.allclose(mu, net.encode(x, c + 1)[0])  # q(z | x, c)
+    rec = net.decode(mu, c)
+    assert rec.shape == x.shape
+    assert not torch.allclose(rec, net.decode(mu, c + 1)) and not torch.allclose(rec, net.decode(mu + 1, c))
+    assert torch.equal(net(x, c), rec) and (kind.reconstruct(net, x, c) >= 0).all()
+
+
+def test_latent_fm_on_a_conditional_vae_trains_samples_and_checks_its_options(tmp_path, data):
+    train(_cfg("vae", "zp", CVAE_TINY, epochs=1), data["zp"], tmp_path / "cvae", progress=False)
+    vae = str(tmp_path / "cvae" / "best")
+    for bad, match in (({"net": "conv"}, "must be 'mlp'"),):
+        with pytest.raises(FastZDCError, match=match):
+            get_kind("latent-fm")(ZP, {**LFM_TINY, **bad, "vae": vae})
+    train(_cfg("latent-fm", "zp", {**LFM_TINY, "vae": vae, "mean_hidden": 0}, epochs=1), data["zp"], tmp_path / "lfm", progress=False)
+    gen = load_generator(tmp_path / "lfm")
+    assert gen.kind.noise_shape() == (2, 14, 8) and gen.kind.latent_shape() == (6, 1, 1)
+    cond = make_dataset(7, ZP, seed=9).conditions
+    x = gen.generate(cond, seed=4, batch_size=3)
+    assert x.shape == (7, 56, 30) and np.array_equal(x, gen.generate(cond, seed=4, batch_size=7))
+    c = torch.from_numpy(gen.scaler.transform(cond))
+    noise = NoiseStream(4, (2, 14, 8)).rows(0, 7)
+    base = gen.generate_log(c, noise)
+    tail = noise.clone()
+    tail[:, 0].view(7, -1)[:, 6:] += 1.0  # beyond the first z_dim values: no effect
+    assert torch.equal(base, gen.generate_log(c, tail))
+    dither = noise.clone()
+    dither[:, 1] += 0.5  # the dither channel changes the rounding only: at most one photon per fibre
+    diff = (torch.expm1(base) - torch.expm1(gen.generate_log(c, dither))).abs()
+    assert 0 < float(diff.max()) <= 1.0 + 1e-3
+
+
+def test_latent_fm_rejects_a_vector_latent_larger_than_its_noise_grid(tmp_path, data):
+    big = tmp_path / "big"
+    train(_cfg("vae", "zp", {**CVAE_TINY, "z_dim": 113}, epochs=1, max_train_rows=32), data["zp"], big, progress=False)
+    with pytest.raises(FastZDCError, match="z_dim <= 112"):
+        get_kind("latent-fm")(ZP, {**LFM_TINY, "vae": str(big / "best")})
 
 
 # ---------------------------------------------------------------------------- CLI round trip

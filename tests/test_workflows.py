@@ -54,7 +54,7 @@ def test_generate_cli_streams_labelled_h5(cli, tiny_run, standin, tmp_path):
     res = cli("generate", "--model", tiny_run, "--conditions", standin / "s_zp.h5", "--out", tmp_path / "g.h5",
               "--steps", "2", "--method", "euler", "--batch-size", "50", "--json")
     assert res.code == 0, res.err
-    assert res.json()["rows"] == 400 and res.json()["sampler"] == {"steps": 2, "method": "euler"}
+    assert res.json()["rows"] == 400 and res.json()["sampler"] == {"steps": 2, "method": "euler", "shift": 1.0}
     with h5py.File(tmp_path / "g.h5") as f:
         assert f["responses"].shape == (400, 56, 30) and f.attrs["synthetic"]
         assert "fm-zp" in f.attrs["generator"]

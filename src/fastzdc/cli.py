@@ -180,7 +180,7 @@ def split(
 # --------------------------------------------------------------------------- train / generate
 @app.command()
 def train(
-    kind: Annotated[str, typer.Argument(help="Model kind: fm (flow matching), vae, latent-fm (needs --set model.vae=VAE_RUN), vq (VQ autoencoder), vq-prior (needs --set model.vq=VQ_RUN).")],
+    kind: Annotated[str, typer.Argument(help="Model kind: fm (flow matching), vae, latent-fm (needs --set model.vae=VAE_RUN), vq (VQ autoencoder), vq-prior (needs --set model.vq=VQ_RUN), fm-distill (few-step student of an fm run: --set model.teacher=FM_RUN).")],
     data: Annotated[Path, typer.Option(help="Dataset (.h5 or ALICE .npz); the published 70/10/20 split is applied.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: best/ and last/ checkpoints.")],
     detector: Annotated[str | None, typer.Option("--detector", "-d", help="zn or zp (default: from the config).")] = None,

@@ -55,8 +55,9 @@ class ModelKind(ABC):
     """True for autoencoders: validation scores :meth:`reconstruct` of the validation images instead of
     samples drawn from the conditions."""
 
-    def reconstruct(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """log1p reconstructions of log1p images ``x`` (autoencoder kinds only)."""
+    def reconstruct(self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """log1p reconstructions of log1p images ``x`` with scaled conditions ``cond`` (autoencoder kinds
+        only; a conditional autoencoder's decoder uses them)."""
         raise FastZDCError(f"{self.kind} models do not reconstruct images")
 
     def build_critic(self) -> nn.Module | None:
@@ -70,10 +71,11 @@ class ModelKind(ABC):
         """
         return None
 
-    def training_inputs(self, net: nn.Module, batches: Iterator[torch.Tensor]) -> torch.Tensor | None:
+    def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor | None:
         """Optional: what :meth:`loss` trains on instead of the images, computed once before training.
 
-        ``batches`` yields the log1p training images ``(b, 1, nx, ny)`` in row order. A kind built on a
+        ``batches`` yields ``(images, conditions)`` of the training rows in row order: log1p images
+        ``(b, 1, nx, ny)`` and scaled conditions ``(b, 9)`` (the loop shows the progress). A kind built on a
         frozen pretrained network (latent FM on a VAE, a prior on a VQ autoencoder) loads that network
         here, copies the parts it samples with into ``net`` and returns the encoded training split
         ``(n_train, ...)``; the loop then draws its batches from that tensor. Called on fresh and

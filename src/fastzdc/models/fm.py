@@ -41,7 +41,7 @@ class FlowMatching(ModelKind):
         "logit_mean": 0.0,
         "logit_std": 1.0,
     }
-    sampler_defaults = {"steps": 4, "method": "midpoint"}
+    sampler_defaults = {"steps": 4, "method": "midpoint", "shift": 1.0}
 
     def build(self) -> nn.Module:
         h = self.hparams
@@ -61,6 +61,8 @@ class FlowMatching(ModelKind):
             raise FastZDCError(f"unknown sampler method {opts['method']!r}; choose one of: {', '.join(METHODS)}")
         if not isinstance(opts["steps"], int) or isinstance(opts["steps"], bool) or opts["steps"] < 1:
             raise FastZDCError(f"sampler steps must be a positive integer, got {opts['steps']!r}")
+        if isinstance(opts["shift"], bool) or not isinstance(opts["shift"], (int, float)) or not 0 < opts["shift"] < float("inf"):
+            raise FastZDCError(f"sampler shift must be a positive number, got {opts['shift']!r}")
         return opts
 
     def _sample_t(self, b: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -84,5 +86,5 @@ class FlowMatching(ModelKind):
 
     def sample(self, net: nn.Module, cond: torch.Tensor, noise: torch.Tensor, **options: Any) -> torch.Tensor:
         opts = self.sampler_options(options)
-        x = integrate(lambda x, t: net(x, cond, t).float(), noise, int(opts["steps"]), str(opts["method"]))
+        x = integrate(lambda x, t: net(x, cond, t).float(), noise, int(opts["steps"]), str(opts["method"]), float(opts["shift"]))
         return x.clamp_min(0.0)

@@ -19,6 +19,10 @@ Sampling (one pure tensor function of conditions and noise, exportable as one gr
 
     z' = ODE(v, n; steps, method),   c = exp(max(D(s z' + m), 0)) - 1,   counts = floor(c + u(n))
 
+On a conditional VAE (``z_dim > 0``, :mod:`fastzdc.models.vae`) the latent is a ``z_dim`` vector, the
+flow is the MLP, the decoder is ``D(z, particle)``, and the sampler's noise is a ``(2, h, w)`` grid:
+channel 0 starts the flow (its first ``z_dim`` values), channel 1 drives the dither.
+
 (``u(n)``: uniforms derived from the same noise, :mod:`fastzdc.sampling.dither`; stochastic rounding is
 unbiased where plain rounding drops every fibre below half a photon; ``dither = false`` rounds.)
 The result is returned as a log1p image ``(B, 1, nx, ny)``.
@@ -36,7 +40,7 @@ import torch
 from torch import nn
 
 from ..errors import FastZDCError
-from ..nn.autoencoder import VAE, Decoder, latent_hw
+from ..nn.autoencoder import VAE, latent_hw
 from ..nn.latent_conv import LatentConvNet
 from ..nn.mlp import ConditionalMean, LatentMLP
 from ..nn.unet import CondUNet
@@ -69,13 +73,14 @@ class LatentFlow(nn.Module):
     residual ``r = z' - m(c)`` of standardised latents, frozen decoder, noise dither."""
 
     def __init__(
-        self, flow: nn.Module, decoder: nn.Module, z_ch: int, out_shape: tuple[int, int], mean: nn.Module | None = None
+        self, flow: nn.Module, decoder: nn.Module, z_ch: int, out_shape: tuple[int, int], mean: nn.Module | None = None,
+        dither_ch: int | None = None,
     ) -> None:
         super().__init__()
         self.flow = flow
         self.mean = mean
         self.decoder = decoder.requires_grad_(False)
-        self.dither = NoiseDither(z_ch, out_shape)
+        self.dither = NoiseDither(z_ch if dither_ch is None else dither_ch, out_shape)
         self.register_buffer("latent_mean", torch.zeros(z_ch))
         self.register_buffer("latent_std", torch.ones(z_ch))
 
@@ -85,10 +90,11 @@ class LatentFlow(nn.Module):
     def standardize(self, z: torch.Tensor) -> torch.Tensor:
         return (z - self.latent_mean[:, None, None]) / self.latent_std[:, None, None]
 
-    def decode(self, z_std: torch.Tensor) -> torch.Tensor:
-        """Standardised latents -> log1p images ``max(D(s z' + m), 0)``."""
+    def decode(self, z_std: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Standardised latents -> log1p images ``max(D(s z' + m, c), 0)`` (``c`` is used by a conditional
+        decoder only)."""
         z = z_std * self.latent_std[:, None, None] + self.latent_mean[:, None, None]
-        return self.decoder(z).clamp_min(0.0)
+        return self.decoder(z, cond).clamp_min(0.0)
 
 
 @register
@@ -113,7 +119,7 @@ class LatentFlowMatching(FlowMatching):
         "logit_mean": 0.0,
         "logit_std": 1.0,
     }
-    sampler_defaults = {"steps": 8, "method": "euler", "dither": True}
+    sampler_defaults = {"steps": 8, "method": "euler", "shift": 1.0, "dither": True}
 
     def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
         super().__init__(detector, hparams)
@@ -124,6 +130,13 @@ class LatentFlowMatching(FlowMatching):
         if not self.hparams["vae_hparams"]:
             self._read_vae_config()
         self.vae_kind = VariationalAutoencoder(detector, self.hparams["vae_hparams"])
+        if self.vae_kind.conditional:
+            h, w = latent_hw(detector.shape)
+            if self.latent_shape()[0] > h * w:
+                raise FastZDCError(f"latent-fm on a conditional VAE needs z_dim <= {h * w} for {detector.name.upper()}, "
+                                   f"the VAE has z_dim {self.latent_shape()[0]}")
+            if self.hparams["net"] != "mlp":
+                raise FastZDCError(f"a conditional VAE has a vector latent: latent-fm net must be 'mlp', got {self.hparams['net']!r}")
 
     # ------------------------------------------------------------------ the VAE checkpoint
     def _read_vae_config(self) -> None:
@@ -141,7 +154,18 @@ class LatentFlowMatching(FlowMatching):
         return self.vae_kind.latent_shape()
 
     def noise_shape(self) -> tuple[int, ...]:
+        """The latent map's shape; for a vector latent ``(2, h, w)`` (1/4-resolution grid): channel 0
+        holds the latent noise (its first ``z_dim`` values), channel 1 drives the dither."""
+        if self.vae_kind.conditional:
+            return (2, *latent_hw(self.detector.shape))
         return self.latent_shape()
+
+    def _split_noise(self, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sampler noise -> (the flow's starting latent, the dither's noise)."""
+        if not self.vae_kind.conditional:
+            return noise, noise
+        z_dim = self.latent_shape()[0]
+        return noise[:, 0].flatten(1)[:, :z_dim].reshape(noise.shape[0], z_dim, 1, 1), noise[:, 1:]
 
     def build(self) -> nn.Module:
         h, vh = self.hparams, self.vae_kind.hparams
@@ -155,12 +179,12 @@ class LatentFlowMatching(FlowMatching):
             unet = CondUNet(shape[1:], widths=tuple(h["widths"]), blocks=tuple(h["blocks"]), emb_dim=int(h["emb_dim"]), in_ch=shape[0] + ctx)
             flow = _ContextUNet(unet, shape[0])
         mean = ConditionalMean(shape, int(h["mean_hidden"]), int(h["mean_depth"])) if h["mean_hidden"] else None
-        decoder = Decoder(self.detector.shape, tuple(vh["dec_widths"]), tuple(vh["dec_blocks"]), int(vh["z_ch"]))
-        return LatentFlow(flow, decoder, shape[0], self.detector.shape, mean)
+        decoder = self.vae_kind.build().decoder
+        return LatentFlow(flow, decoder, shape[0], self.detector.shape, mean, 1 if self.vae_kind.conditional else None)
 
     # ------------------------------------------------------------------ training
     @torch.no_grad()
-    def training_inputs(self, net: nn.Module, batches: Iterator[torch.Tensor]) -> torch.Tensor:
+    def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         """Encode the training split with the frozen VAE: ``(n, 2 z_ch, h, w)`` = [mu, log sigma^2].
 
         Also copies the decoder into ``net`` and sets the latent standardisation ``m, s`` (per channel,
@@ -168,9 +192,9 @@ class LatentFlowMatching(FlowMatching):
         vae = self._load_vae()
         net.decoder.load_state_dict(vae.decoder.state_dict())
         parts = []
-        for x in batches:
+        for x, c in batches:
             vae.to(x.device)
-            mu, logvar = vae.encode(x)
+            mu, logvar = vae.encode(x, c)
             parts.append(torch.cat([mu, logvar], 1).float())
         enc = torch.cat(parts)
         mu, logvar = enc.chunk(2, 1)
@@ -213,6 +237,7 @@ class LatentFlowMatching(FlowMatching):
         opts = self.sampler_options(options)
         m = None if net.mean is None else net.mean(cond)
         v = self._velocity(net, m)
-        z = integrate(lambda r, t: v(r, cond, t).float(), noise, int(opts["steps"]), str(opts["method"]))
-        x = net.decode(z + m if m is not None and self.hparams["mean_residual"] else z)
-        return stochastic_round_log1p(x, net.dither(noise)) if opts["dither"] else x
+        z0, dither_noise = self._split_noise(noise)
+        z = integrate(lambda r, t: v(r, cond, t).float(), z0, int(opts["steps"]), str(opts["method"]), float(opts["shift"]))
+        x = net.decode(z + m if m is not None and self.hparams["mean_residual"] else z, cond)
+        return stochastic_round_log1p(x, net.dither(dither_noise)) if opts["dither"] else x

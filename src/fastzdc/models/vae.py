@@ -1,7 +1,10 @@
 """The VAE of latent flow matching: a KL-regularised convolutional autoencoder, trained adversarially.
 
 Posterior ``q(z|x) = N(mu, diag sigma^2)``, ``z = mu + sigma * eps``, reconstruction ``r = D(z)`` in
-log1p units. Loss:
+log1p units. With ``z_dim > 0`` the VAE is conditional: ``q(z|x, c)`` over a ``z_dim`` vector and
+``r = D(z, c)`` (:class:`fastzdc.nn.autoencoder.CondDecoder`): the decoder is told where the particle
+points and with what energy, so the latent only carries the shower's fluctuation, a small and nearly
+Gaussian code that a latent flow learns quickly and samples in a few cheap MLP evaluations. Loss:
 
     L = L_img(r, x) + kl * mean(mu^2 + sigma^2 - 1 - log sigma^2) / 2      (KL to N(0, I), not normalised)
 
@@ -30,18 +33,27 @@ from .base import ModelKind, register
 @register
 class VariationalAutoencoder(ModelKind):
     kind = "vae"
-    defaults = {**AUTOENCODER_DEFAULTS, "z_ch": 4, "kl": 1e-3}
+    defaults = {**AUTOENCODER_DEFAULTS, "z_ch": 4, "z_dim": 0, "dec_hidden": 128, "kl": 1e-3}
     sampler_defaults: dict[str, Any] = {}
     reconstructs = True
 
     def build(self) -> nn.Module:
         h = self.hparams
-        return VAE(self.detector.shape, h["enc_widths"], h["enc_blocks"], h["dec_widths"], h["dec_blocks"], int(h["z_ch"]))
+        return VAE(self.detector.shape, h["enc_widths"], h["enc_blocks"], h["dec_widths"], h["dec_blocks"], int(h["z_ch"]),
+                   int(h["z_dim"]), int(h["dec_hidden"]))
 
     def build_critic(self) -> nn.Module | None:
         return build_critic(self.detector, self.hparams)
 
+    @property
+    def conditional(self) -> bool:
+        """True for the conditional VAE with a vector latent (``z_dim > 0``)."""
+        return int(self.hparams["z_dim"]) > 0
+
     def latent_shape(self) -> tuple[int, int, int]:
+        """``(z_ch, h, w)`` for a latent map, ``(z_dim, 1, 1)`` for a vector latent."""
+        if self.conditional:
+            return (int(self.hparams["z_dim"]), 1, 1)
         return (int(self.hparams["z_ch"]), *latent_hw(self.detector.shape))
 
     def noise_shape(self) -> tuple[int, ...]:
@@ -51,16 +63,16 @@ class VariationalAutoencoder(ModelKind):
         self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor, gen: torch.Generator, critic: nn.Module | None = None
     ) -> torch.Tensor:
         h = self.hparams
-        mu, logvar = net.encode(x)
+        mu, logvar = net.encode(x, cond)
         z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen, device=x.device)
-        rec = net.decode(z)
+        rec = net.decode(z, cond)
         kl = 0.5 * torch.mean(mu.square() + logvar.exp() - 1.0 - logvar)
         return image_loss(self.detector, h, rec, x, critic) + h["kl"] * kl
 
-    def reconstruct(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """Decode the posterior mean, ``D(mu(x))``, stochastically rounded to integer counts (uniforms from
+    def reconstruct(self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Decode the posterior mean, ``D(mu(x, c), c)``, stochastically rounded to integer counts (uniforms from
         a fixed seed, so validation is deterministic)."""
-        return round_reconstruction(net(x))
+        return round_reconstruction(net(x, cond))
 
     def sample(self, net: nn.Module, cond: torch.Tensor, noise: torch.Tensor, **options: Any) -> torch.Tensor:
         raise FastZDCError(

@@ -96,7 +96,7 @@ class VQKind(ModelKind):
     def train_metrics(self, net: nn.Module, reset: bool = False) -> dict[str, float]:
         return net.quantizer.usage_stats(reset)
 
-    def reconstruct(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def reconstruct(self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """``D(q(E(x)))`` stochastically rounded to integer counts (fixed-seed uniforms)."""
         return round_reconstruction(net(x))
 

@@ -111,14 +111,14 @@ class VQPrior(ModelKind):
 
     # ------------------------------------------------------------------ training
     @torch.no_grad()
-    def training_inputs(self, net: nn.Module, batches: Iterator[torch.Tensor]) -> torch.Tensor:
+    def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         """Tokenise the training split with the frozen VQ autoencoder: ``(n, T)`` int16, raster order.
         Also copies the VQ decoder and codebook into ``net``."""
         vq = load_first_stage(self.vq_kind.build(), self.hparams["vq"])
         net.decoder.load_state_dict(vq.decoder.state_dict())
         net.codebook.copy_(vq.quantizer.codebook)
         parts = []
-        for x in batches:
+        for x, _ in batches:
             vq.to(x.device)
             parts.append(vq.tokens(x).reshape(x.shape[0], -1).to(torch.int16))
         return torch.cat(parts)

@@ -104,7 +104,8 @@ class Decoder(nn.Module):
             self.head = nn.Conv2d(c2, 16, 3, padding=1)
             self.shuffle = 4
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """``cond`` is ignored (the signature of :class:`CondDecoder`)."""
         h = self.blocks_quarter(self.inp(z))
         if self.up is not None:
             h = self.blocks_half(self.up(F.silu(h)))
@@ -115,8 +116,51 @@ class Decoder(nn.Module):
         return x
 
 
+class VectorEncoder(nn.Module):
+    """``q(z | x, c)`` over a ``z_dim`` vector: the conv :class:`Encoder`'s 1/4-resolution features
+    (``feat_ch`` channels), flattened beside the scaled particle features, then one linear layer to
+    ``(mu, logvar)``. Returned as ``(B, z_dim, 1, 1)`` maps, so latent code works on maps throughout."""
+
+    def __init__(self, in_shape: tuple[int, int], widths=(8, 16, 32), blocks=(1, 1), z_dim: int = 32,
+                 feat_ch: int = 8, n_features: int = 9) -> None:
+        super().__init__()
+        h, w = latent_hw(in_shape)
+        self.conv = Encoder(in_shape, widths, blocks, feat_ch, gaussian=False)
+        self.head = nn.Linear(feat_ch * h * w + n_features, 2 * z_dim)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = F.silu(self.conv.features(x)).flatten(1)
+        mu, logvar = self.head(torch.cat([f, cond.to(f.dtype)], 1)).chunk(2, dim=1)
+        return mu[..., None, None], logvar.clamp(-30.0, 20.0)[..., None, None]
+
+
+class CondDecoder(nn.Module):
+    """``(z, c)`` -> log1p image for a vector latent ``z`` ``(B, z_dim, 1, 1)`` and scaled particle
+    features ``c`` ``(B, 9)``: an MLP ``[z, c] -> hidden -> (widths[1], h, w)`` places the shower on the
+    1/4-resolution grid (where the particle points comes from ``c``, the fluctuations from ``z``), then
+    the convolutional :class:`Decoder` stages. Cost per sample ~ ``hidden * widths[1] * h * w`` MACs for
+    the MLP plus the conv stages (cheap at 1/4 and 1/2 resolution)."""
+
+    def __init__(self, out_shape: tuple[int, int], widths=(8, 16), blocks=(0, 1), z_dim: int = 32,
+                 hidden: int = 128, n_features: int = 9) -> None:
+        super().__init__()
+        self.hw = latent_hw(out_shape)
+        c2 = widths[1]
+        self.mlp = nn.Sequential(nn.Linear(z_dim + n_features, hidden), nn.SiLU(), nn.Linear(hidden, c2 * self.hw[0] * self.hw[1]))
+        self.conv = Decoder(out_shape, widths, blocks, c2)
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        h = self.mlp(torch.cat([z.flatten(1), cond.to(z.dtype)], 1))
+        return self.conv(F.silu(h.reshape(z.shape[0], -1, *self.hw)))
+
+
 class VAE(nn.Module):
-    """Encoder + decoder; ``forward(x)`` reconstructs from the posterior mean."""
+    """Encoder + decoder; ``forward(x, c)`` reconstructs from the posterior mean.
+
+    ``z_dim = 0``: a latent map ``(z_ch, h, w)``, unconditional encoder and decoder (``c`` is ignored).
+    ``z_dim > 0``: a conditional VAE with a ``z_dim`` vector latent (:class:`VectorEncoder`,
+    :class:`CondDecoder`): the decoder knows the particle, the latent holds the shower's fluctuation.
+    """
 
     def __init__(
         self,
@@ -126,16 +170,23 @@ class VAE(nn.Module):
         dec_widths=(16, 32),
         dec_blocks=(1, 1),
         z_ch: int = 4,
+        z_dim: int = 0,
+        dec_hidden: int = 128,
     ) -> None:
         super().__init__()
-        self.encoder = Encoder(shape, tuple(enc_widths), tuple(enc_blocks), z_ch)
-        self.decoder = Decoder(shape, tuple(dec_widths), tuple(dec_blocks), z_ch)
+        self.conditional = z_dim > 0
+        if self.conditional:
+            self.encoder = VectorEncoder(shape, tuple(enc_widths), tuple(enc_blocks), z_dim)
+            self.decoder = CondDecoder(shape, tuple(dec_widths), tuple(dec_blocks), z_dim, dec_hidden)
+        else:
+            self.encoder = Encoder(shape, tuple(enc_widths), tuple(enc_blocks), z_ch)
+            self.decoder = Decoder(shape, tuple(dec_widths), tuple(dec_blocks), z_ch)
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.encoder(x)
+    def encode(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder(x, cond) if self.conditional else self.encoder(x)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
+    def decode(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(z, cond)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x)[0])
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode(self.encode(x, cond)[0], cond)

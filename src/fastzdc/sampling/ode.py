@@ -1,6 +1,8 @@
 """Fixed-step solvers for ``dx/dt = v(x, t)`` from t = 0 (noise) to t = 1 (data).
 
-On the uniform grid ``t_k = k/n``, ``h = 1/n``:
+The grid is ``t_k = s u_k / (1 + (s - 1) u_k)`` with ``u_k = k/n`` (the time shift of Esser et al.
+2024): ``shift`` ``s = 1`` is uniform, ``s > 1`` takes long steps near the noise and short ones near the
+data, ``s < 1`` the reverse. With ``h = t_{k+1} - t_k`` and ``t = t_k``:
 
 * Euler:    ``x <- x + h v(x, t)``                                   (1 evaluation per step)
 * midpoint: ``x <- x + h v(x + h/2 v(x, t), t + h/2)``               (2 evaluations per step)
@@ -29,16 +31,30 @@ def evaluations(steps: int, method: str) -> int:
     return {"euler": steps, "midpoint": 2 * steps, "heun": 2 * steps - 1}[method]
 
 
-def integrate(v: Velocity, x: torch.Tensor, steps: int, method: str = "euler") -> torch.Tensor:
-    """Integrate from t = 0 to 1 in ``steps`` uniform steps; ``v(x, t)`` gets ``t`` as a ``(B,)`` tensor."""
+def time_grid(steps: int, shift: float = 1.0) -> list[float]:
+    """The ``steps + 1`` times ``t_0 = 0 < ... < t_n = 1`` of the shifted grid (module docstring).
+
+    >>> time_grid(2, shift=3.0)
+    [0.0, 0.75, 1.0]
+    """
+    if not shift > 0 or shift == float("inf"):
+        raise FastZDCError(f"sampler shift must be a positive number, got {shift!r}")
+    us = [k / steps for k in range(steps + 1)]
+    return [shift * u / (1.0 + (shift - 1.0) * u) for u in us]
+
+
+def integrate(v: Velocity, x: torch.Tensor, steps: int, method: str = "euler", shift: float = 1.0) -> torch.Tensor:
+    """Integrate from t = 0 to 1 in ``steps`` steps on the grid of :func:`time_grid`; ``v(x, t)`` gets
+    ``t`` as a ``(B,)`` tensor."""
     if method not in METHODS:
         raise FastZDCError(f"unknown sampler {method!r}; choose one of: {', '.join(METHODS)}")
     if steps < 1:
         raise FastZDCError(f"steps must be >= 1, got {steps}")
-    h = 1.0 / steps
+    grid = time_grid(steps, float(shift))
     b = x.shape[0]
     for k in range(steps):
-        t = torch.full((b,), k * h, dtype=x.dtype, device=x.device)
+        h = grid[k + 1] - grid[k]
+        t = torch.full((b,), grid[k], dtype=x.dtype, device=x.device)
         v0 = v(x, t)
         if method == "euler":
             x = x + h * v0

@@ -133,7 +133,7 @@ def train(
         critic = kind.build_critic()
     except (TypeError, ValueError, RuntimeError) as err:
         raise FastZDCError(f"invalid {cfg.kind} model options {cfg.model}: {err}") from None
-    inputs = kind.training_inputs(net, _image_batches(resp, device))
+    inputs = kind.training_inputs(net, _training_batches(resp, cond, device, f"{cfg.kind}-{detector.name} preparing inputs", progress))
     trainable = [name for name, p in net.named_parameters() if p.requires_grad]
     ema = copy.deepcopy(net).eval()
     for p in ema.parameters():
@@ -292,17 +292,23 @@ def _stats_text(stats: dict[str, float], sep: str = " | ") -> str:
     return "".join(f"{sep}{k} {v:.3g}" for k, v in stats.items())
 
 
-def _image_batches(resp: np.ndarray, device: torch.device, batch: int = 1024):
-    """log1p images of all rows of ``resp`` in order, ``batch`` rows at a time."""
-    for start in range(0, len(resp), batch):
-        yield _log1p_batch(resp, np.arange(start, min(start + batch, len(resp))), device)
+def _training_batches(resp: np.ndarray, cond: torch.Tensor, device: torch.device, desc: str, progress: bool, batch: int = 512):
+    """``(log1p images, scaled conditions)`` of all rows in order, ``batch`` rows at a time,
+    with a progress bar (a kind's first-stage pass over the training split can take minutes)."""
+    with progress_bar(desc, len(resp), progress) as advance:
+        for start in range(0, len(resp), batch):
+            stop = min(start + batch, len(resp))
+            yield _log1p_batch(resp, np.arange(start, stop), device), cond[start:stop].to(device)
+            advance(stop - start)
 
 
 @torch.no_grad()
 def validate(kind, net, scaler, sampler, cond, resp, device) -> dict[str, float]:
     if kind.reconstructs:  # autoencoders: W of the reconstructed validation images
         net.eval()
-        fake = np.concatenate([counts_from_log_images(kind.reconstruct(net, x)) for x in _image_batches(resp, device)])
+        scaled = torch.from_numpy(scaler.transform(cond))
+        fake = np.concatenate([counts_from_log_images(kind.reconstruct(net, x, c))
+                               for x, c in _training_batches(resp, scaled, device, "", False, batch=1024)])
         scores = compare_counts(kind.detector, resp, fake, n_rep=1)
         return {"val_w": scores["w_mean"], "val_mae": scores["mae"]}
     gen = ModelGenerator(kind, net, scaler, sampler, device=device)

@@ -1,0 +1,97 @@
+"""Few-step flow matching by trajectory distillation of a trained ``fm`` checkpoint (the teacher).
+
+The teacher's ODE maps each noise image ``n`` to a sample ``x_T(n, c) = ODE_T(n; c)`` (``teacher_steps``
+steps of ``teacher_method``, unclamped log1p units). The student is the same UNet, started from the
+teacher's weights, and is trained so that its own short solve lands on the same point:
+
+    L = mean || ODE_S(n; c, steps, method) - x_T(n, c) ||^2
+
+with the gradient taken through every step of the student's solver. The map ``n -> x_T`` is a
+deterministic function, so the regression has no blur; what the student learns is to cut the corners
+of the teacher's curved paths, so its few steps reach where the teacher's many steps go.
+
+Training (second stage, ``model.teacher = RUN/best`` of ``fastzdc train fm``): once, before the first
+step, a fixed noise image is drawn for every training row (``noise_seed``) and the teacher integrates
+it; the loop then draws ``[n, x_T]`` pairs with the rows' conditions. The teacher costs
+``2 teacher_steps`` network evaluations per row: use ``max_train_rows`` to bound it on a CPU.
+
+The student samples with the plain flow-matching sampler (:class:`~fastzdc.models.fm.FlowMatching`),
+its default ``steps`` / ``method`` being the ones it was trained for. Its checkpoint is self-contained:
+the architecture is the teacher's, recorded in ``hparams`` with the teacher's weight hash.
+
+>>> # fastzdc train fm-distill --config configs/fm-distill-zp.toml --data data/standin_zp.h5 \\
+>>> #     --out runs/fmd-zp --set model.teacher=weights/fm-zp
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import FastZDCError
+from ..sampling.ode import METHODS, integrate
+from .base import register
+from .fm import FlowMatching
+from .pretrained import load_first_stage, read_first_stage
+
+ARCHITECTURE = tuple(FlowMatching.defaults)
+"""hyper-parameters copied from the teacher (the student is the same network)"""
+
+
+@register
+class DistilledFlowMatching(FlowMatching):
+    kind = "fm-distill"
+    defaults = {
+        **FlowMatching.defaults,
+        "teacher": "",
+        "teacher_weights_sha256": "",
+        "teacher_steps": 8,
+        "teacher_method": "midpoint",
+        "steps": 3,
+        "method": "midpoint",
+        "noise_seed": 0,
+    }
+
+    def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
+        super().__init__(detector, hparams)
+        h = self.hparams
+        for key in ("method", "teacher_method"):
+            if h[key] not in METHODS:
+                raise FastZDCError(f"fm-distill {key} must be one of {', '.join(METHODS)}, got {h[key]!r}")
+        for key in ("steps", "teacher_steps"):
+            if isinstance(h[key], bool) or not isinstance(h[key], int) or h[key] < 1:
+                raise FastZDCError(f"fm-distill {key} must be a positive integer, got {h[key]!r}")
+        if not h["teacher_weights_sha256"]:  # a fresh run: the architecture comes from the teacher
+            ckpt, teacher_hparams, sha = read_first_stage(
+                h["teacher"], want="fm", label="FM teacher", option="teacher", second=self.kind, detector=detector
+            )
+            h.update({k: teacher_hparams[k] for k in ARCHITECTURE if k in teacher_hparams})
+            h.update(teacher=str(ckpt), teacher_weights_sha256=sha)
+        # the sampler the student was trained for (instance attribute: the class default is shared)
+        self.sampler_defaults = {**FlowMatching.sampler_defaults, "steps": h["steps"], "method": h["method"]}
+
+    @torch.no_grad()
+    def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """``(n, 2, H, W)``: a fixed noise image per training row and the teacher's sample from it.
+        Also starts the student from the teacher's weights."""
+        h = self.hparams
+        teacher = load_first_stage(FlowMatching(self.detector, {k: h[k] for k in ARCHITECTURE}).build(), h["teacher"])
+        net.load_state_dict(teacher.state_dict())
+        gen = torch.Generator().manual_seed(int(h["noise_seed"]))
+        parts = []
+        for _, c in batches:
+            teacher.to(c.device)
+            z = torch.randn((c.shape[0], *self.noise_shape()), generator=gen).to(c.device)
+            x = integrate(lambda x, t: teacher(x, c, t).float(), z, int(h["teacher_steps"]), str(h["teacher_method"]))
+            parts.append(torch.cat([z, x], 1).cpu())
+        out = torch.cat(parts)
+        return out
+
+    def loss(self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        noise, target = x[:, 0:1], x[:, 1:2]
+        h = self.hparams
+        pred = integrate(lambda x, t: net(x, cond, t).float(), noise, int(h["steps"]), str(h["method"]))
+        return torch.mean((pred - target) ** 2)

@@ -1,0 +1,128 @@
+"""Few-step students (trajectory distillation) and the shifted time grid of the ODE samplers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from fastzdc import ZN, FastZDCError
+from fastzdc.data import write_h5
+from fastzdc.models import get_kind
+from fastzdc.sampling.generator import load_generator
+from fastzdc.sampling.ode import integrate, time_grid
+from fastzdc.training.checkpoint import WEIGHTS, load_tensors
+from fastzdc.training.loop import train
+
+from .conftest import make_dataset
+from .conftest import tiny_train_config as _cfg
+
+TINY = {"widths": [4, 8, 8], "blocks": [1, 1, 1], "emb_dim": 16}
+
+
+# ---------------------------------------------------------------------------- the time grid
+def test_time_grid_uniform_shifted_and_bad_shift():
+    assert time_grid(4) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    for s in (0.5, 3.0):
+        g = time_grid(7, s)
+        assert g[0] == 0.0 and g[-1] == pytest.approx(1.0) and all(b > a for a, b in zip(g, g[1:]))
+    assert time_grid(4, 3.0)[1] > 0.25 > time_grid(4, 0.5)[1]  # s > 1: long first step; s < 1: short
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(FastZDCError, match="shift"):
+            time_grid(3, bad)
+
+
+@pytest.mark.parametrize("method", ["euler", "midpoint", "heun"])
+def test_shifted_grid_integrates_exactly_and_is_used(method):
+    # a velocity constant in x and t is integrated exactly on any grid
+    x = integrate(lambda x, t: torch.full_like(x, 2.0), torch.zeros(3), 4, method, shift=2.5)
+    assert torch.allclose(x, torch.full((3,), 2.0))
+    seen = []
+    integrate(lambda x, t: seen.append(float(t[0])) or x, torch.zeros(1), 2, method, shift=3.0)
+    assert seen[0] == 0.0 and 0.75 in seen  # t_1 = 3 * 0.5 / (1 + 2 * 0.5)
+
+
+def test_fm_sampler_accepts_shift_and_rejects_bad_ones():
+    kind = get_kind("fm")(ZN, TINY)
+    assert kind.sampler_options()["shift"] == 1.0
+    assert kind.sampler_options({"shift": 2})["shift"] == 2
+    for bad in (0, -1.0, "2", True):
+        with pytest.raises(FastZDCError, match="shift"):
+            kind.sampler_options({"shift": bad})
+
+
+# ---------------------------------------------------------------------------- distillation
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    root = tmp_path_factory.mktemp("distill")
+    data = root / "zn.h5"
+    write_h5(make_dataset(160, ZN, seed=5), data)
+    train(_cfg("fm", "zn", TINY, epochs=1), data, root / "teacher", progress=False)
+    return {"data": data, "teacher": root / "teacher" / "best"}
+
+
+def _distill_cfg(teacher, **kw):
+    model = {"teacher": str(teacher["teacher"]), "teacher_steps": 4, "steps": 1, "method": "midpoint"}
+    return _cfg("fm-distill", "zn", model, **kw)
+
+
+def test_student_starts_as_the_teacher_and_learns_to_reach_its_samples(tmp_path, teacher):
+    kind = get_kind("fm-distill")(ZN, _distill_cfg(teacher).model)
+    assert kind.hparams["widths"] == TINY["widths"] and len(kind.hparams["teacher_weights_sha256"]) == 64
+    net = kind.build()
+    cond = torch.randn(40, 9)
+    pairs = kind.training_inputs(net, iter([(torch.zeros(20, 1, 44, 44), cond[:20]), (torch.zeros(20, 1, 44, 44), cond[20:])]))
+    assert pairs.shape == (40, 2, 44, 44)
+    teacher_net = get_kind("fm")(ZN, TINY).build()
+    teacher_net.load_state_dict(load_tensors(teacher["teacher"] / WEIGHTS))
+    for k, v in teacher_net.state_dict().items():
+        assert torch.equal(net.state_dict()[k], v), k  # the student starts from the teacher
+    with torch.no_grad():  # the targets are the teacher's 4-step solves from the stored noise
+        ref = integrate(lambda x, t: teacher_net(x, cond, t), pairs[:, :1], 4, "midpoint")
+        assert torch.allclose(pairs[:, 1:], ref, atol=1e-5)
+        loss0 = float(kind.loss(net, pairs, cond, torch.Generator()))
+        one_step = integrate(lambda x, t: net(x, cond, t), pairs[:, :1], 1, "midpoint")
+        assert loss0 == pytest.approx(float(torch.mean((one_step - ref) ** 2)), rel=1e-5)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    for _ in range(30):
+        opt.zero_grad()
+        kind.loss(net, pairs, cond, torch.Generator()).backward()
+        opt.step()
+    with torch.no_grad():
+        assert float(kind.loss(net, pairs, cond, torch.Generator())) < 0.5 * loss0
+
+
+def test_distilled_checkpoint_is_self_contained_samples_with_its_steps_and_resumes(tmp_path, teacher):
+    cfg = _distill_cfg(teacher)
+    full = train(cfg, teacher["data"], tmp_path / "full", progress=False)
+    train(cfg, teacher["data"], tmp_path / "part", stop_after=1, progress=False)
+    resumed = train(cfg, teacher["data"], tmp_path / "part", resume=True, progress=False)
+    assert resumed["history"] == full["history"]
+    a, b = (load_tensors(tmp_path / r / "last" / WEIGHTS) for r in ("full", "part"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    config = json.loads((tmp_path / "full" / "best" / "config.json").read_text())
+    assert config["sampler"]["steps"] == 1 and config["hparams"]["widths"] == TINY["widths"]
+    (teacher["teacher"] / WEIGHTS).rename(teacher["teacher"] / "moved")  # no teacher needed to sample
+    try:
+        gen = load_generator(tmp_path / "full")
+        cond = make_dataset(6, ZN, seed=9).conditions
+        x = gen.generate(cond, seed=1)
+        assert x.shape == (6, 44, 44) and np.array_equal(x, gen.generate(cond, seed=1))
+    finally:
+        (teacher["teacher"] / "moved").rename(teacher["teacher"] / WEIGHTS)
+
+
+def test_bad_teachers_and_options_fail_early(tmp_path, teacher):
+    with pytest.raises(FastZDCError, match="needs a trained FM teacher"):
+        get_kind("fm-distill")(ZN, {})
+    with pytest.raises(FastZDCError, match="steps"):
+        get_kind("fm-distill")(ZN, {"teacher": str(teacher["teacher"]), "steps": 0})
+    with pytest.raises(FastZDCError, match="method"):
+        get_kind("fm-distill")(ZN, {"teacher": str(teacher["teacher"]), "teacher_method": "rk4"})
+    other = tmp_path / "vae"
+    train(_cfg("vae", "zn", {"enc_widths": [4, 8, 8], "dec_widths": [4, 8], "dec_blocks": [0, 1], "disc_widths": [4, 4, 8]}, epochs=1),
+          teacher["data"], other, progress=False)
+    with pytest.raises(FastZDCError, match="must be a fm checkpoint"):
+        get_kind("fm-distill")(ZN, {"teacher": str(other / "best")})
