@@ -11,6 +11,7 @@ import torch
 from fastzdc import ZN, FastZDCError
 from fastzdc.data import write_h5
 from fastzdc.models import get_kind
+from fastzdc.models.ae_losses import channel_sum_loss
 from fastzdc.sampling.generator import load_generator
 from fastzdc.sampling.ode import integrate, time_grid
 from fastzdc.training.checkpoint import WEIGHTS, load_tensors
@@ -85,6 +86,9 @@ def test_student_starts_as_the_teacher_and_learns_to_reach_its_samples(tmp_path,
         loss0 = float(kind.loss(net, pairs, cond, torch.Generator()))
         one_step = integrate(lambda x, t: net(x, cond, t), pairs[:, :1], 1, "midpoint")
         assert loss0 == pytest.approx(float(torch.mean((one_step - ref) ** 2)), rel=1e-5)
+        summed = get_kind("fm-distill")(ZN, {**_distill_cfg(teacher).model, "w_sum": 0.5})
+        expect = loss0 + 0.5 * float(channel_sum_loss(ZN, one_step, ref.clamp_min(0.0)))
+        assert float(summed.loss(net, pairs, cond, torch.Generator())) == pytest.approx(expect, rel=1e-5) and expect > loss0
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     for _ in range(30):
         opt.zero_grad()
