@@ -229,6 +229,26 @@ def test_prior_checkpoint_is_self_contained_and_seeded(tmp_path, data):
     assert not torch.equal(gen.generate_log(c, n1), gen.generate_log(c, n2))
 
 
+def test_conditional_vq_decoder_uses_the_particle_through_training_and_the_prior(tmp_path, data):
+    kind = get_kind("vq")(ZP, {**VQ_TINY, "dec_cond_hidden": 8})
+    net = kind.build()
+    idx = torch.randint(0, 32, (3, 14, 8))
+    c = torch.randn(3, 9)
+    assert torch.equal(net.decode_tokens(idx, c), net.decode_tokens(idx, c + 1))  # zero-initialised: starts unconditional
+    torch.nn.init.normal_(net.decoder.cond_map[-1].weight, std=0.3)
+    assert not torch.allclose(net.decode_tokens(idx, c), net.decode_tokens(idx, c + 1))
+    with pytest.raises(ValueError, match="conditional"):
+        net.decode_tokens(idx)
+    train(_cfg("vq", "zp", {**VQ_TINY, "dec_cond_hidden": 8}, epochs=1), data["zp"], tmp_path / "vq", progress=False)
+    train(_cfg("vq-prior", "zp", {**PRIOR_TINY, "vq": str(tmp_path / "vq" / "best")}, epochs=1), data["zp"], tmp_path / "prior",
+          progress=False)
+    w = load_tensors(tmp_path / "prior" / "best" / WEIGHTS)
+    assert any(k.startswith("decoder.cond_map.") for k in w)  # the prior samples with the conditional decoder
+    gen = load_generator(tmp_path / "prior")
+    cond = make_dataset(6, ZP, seed=9).conditions
+    assert gen.generate(cond, seed=4).shape == (6, 56, 30)
+
+
 @pytest.mark.parametrize("opts,msg", [({"top_k": 0}, "top_k must be an integer >= 1"),
                                       ({"temperature": 0.0}, "temperature must be a number > 0"),
                                       ({"top_p": 1.5}, r"top_p must be a number in \(0, 1\]"),

@@ -45,9 +45,11 @@ AUTOENCODER_DEFAULTS: dict[str, Any] = {
     "w_perc": 0.25,
     "w_adv": 0.1,
     "w_sum": 0.25,
+    "dec_cond_hidden": 0,
 }
 """hyper-parameters every autoencoder kind has: encoder/decoder widths and blocks
-(:mod:`fastzdc.nn.autoencoder`), critic widths and the loss weights above"""
+(:mod:`fastzdc.nn.autoencoder`), critic widths, the loss weights above, and ``dec_cond_hidden``
+(> 0: the map decoder is also told the particle, :class:`fastzdc.nn.autoencoder.Decoder`)"""
 
 LOG_CLAMP = 9.0
 """log1p values are clamped here before ``exp`` in the channel-sum term (8100 photons per fibre)."""

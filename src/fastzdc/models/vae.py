@@ -40,7 +40,7 @@ class VariationalAutoencoder(ModelKind):
     def build(self) -> nn.Module:
         h = self.hparams
         return VAE(self.detector.shape, h["enc_widths"], h["enc_blocks"], h["dec_widths"], h["dec_blocks"], int(h["z_ch"]),
-                   int(h["z_dim"]), int(h["dec_hidden"]))
+                   int(h["z_dim"]), int(h["dec_hidden"]), int(h["dec_cond_hidden"]))
 
     def build_critic(self) -> nn.Module | None:
         return build_critic(self.detector, self.hparams)

@@ -44,11 +44,12 @@ class VQAutoencoder(nn.Module):
         code_dim: int = 8,
         decay: float = 0.99,
         dead_threshold: float = 1.0,
+        dec_cond_hidden: int = 0,
     ) -> None:
         super().__init__()
         self.encoder = Encoder(shape, tuple(enc_widths), tuple(enc_blocks), code_dim, gaussian=False)
         self.quantizer = VectorQuantizer(n_codes, code_dim, decay, dead_threshold)
-        self.decoder = Decoder(shape, tuple(dec_widths), tuple(dec_blocks), code_dim)
+        self.decoder = Decoder(shape, tuple(dec_widths), tuple(dec_blocks), code_dim, dec_cond_hidden)
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """log1p images ``(B, 1, H, W)`` -> token grid ``(B, h, w)`` (int64)."""
@@ -57,12 +58,13 @@ class VQAutoencoder(nn.Module):
         flat = nn.functional.normalize(z.float().permute(0, 2, 3, 1).reshape(-1, d), dim=1)
         return self.quantizer.nearest(flat).reshape(b, h, w)
 
-    def decode_tokens(self, idx: torch.Tensor) -> torch.Tensor:
-        """Token grid ``(B, h, w)`` -> log1p images ``(B, 1, H, W)`` (unclamped)."""
-        return self.decoder(self.quantizer.lookup(idx))
+    def decode_tokens(self, idx: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Token grid ``(B, h, w)`` -> log1p images ``(B, 1, H, W)`` (unclamped); ``cond``: the scaled
+        particle features, for a conditional decoder."""
+        return self.decoder(self.quantizer.lookup(idx), cond)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode_tokens(self.tokens(x))
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode_tokens(self.tokens(x), cond)
 
 
 @register
@@ -76,7 +78,7 @@ class VQKind(ModelKind):
         h = self.hparams
         return VQAutoencoder(
             self.detector.shape, h["enc_widths"], h["enc_blocks"], h["dec_widths"], h["dec_blocks"],
-            int(h["n_codes"]), int(h["code_dim"]), float(h["decay"]), float(h["dead_threshold"]),
+            int(h["n_codes"]), int(h["code_dim"]), float(h["decay"]), float(h["dead_threshold"]), int(h["dec_cond_hidden"]),
         )
 
     def build_critic(self) -> nn.Module | None:
@@ -90,7 +92,7 @@ class VQKind(ModelKind):
         self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor, gen: torch.Generator, critic: nn.Module | None = None
     ) -> torch.Tensor:
         q, _, commit = net.quantizer(net.encoder.features(x), gen)
-        rec = net.decoder(q)
+        rec = net.decoder(q, cond)
         return image_loss(self.detector, self.hparams, rec, x, critic) + self.hparams["commitment"] * commit
 
     def train_metrics(self, net: nn.Module, reset: bool = False) -> dict[str, float]:
@@ -98,7 +100,7 @@ class VQKind(ModelKind):
 
     def reconstruct(self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """``D(q(E(x)))`` stochastically rounded to integer counts (fixed-seed uniforms)."""
-        return round_reconstruction(net(x))
+        return round_reconstruction(net(x, cond))
 
     def sample(self, net: nn.Module, cond: torch.Tensor, noise: torch.Tensor, **options: Any) -> torch.Tensor:
         raise FastZDCError(

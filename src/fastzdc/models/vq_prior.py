@@ -31,7 +31,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn.autoencoder import Decoder
 from ..nn.gpt import GPT
 from ..nn.mlp import ConditionalMean
 from ..sampling.categorical import check_options, filtered_probs, inverse_cdf, normal_to_uniform
@@ -56,10 +55,11 @@ class TokenPrior(nn.Module):
         self.dither = NoiseDither(1, out_shape)
         self.grid = tuple(grid)
 
-    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Tokens ``(B, T)`` in raster order -> log1p images ``max(D(e_t), 0)`` ``(B, 1, H, W)``."""
+    def decode(self, tokens: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Tokens ``(B, T)`` in raster order -> log1p images ``max(D(e_t, c), 0)`` ``(B, 1, H, W)`` (``c``,
+        the scaled particle features, is used by a conditional VQ decoder only)."""
         codes = self.codebook[tokens].reshape(tokens.shape[0], *self.grid, -1).permute(0, 3, 1, 2)
-        return self.decoder(codes).clamp_min(0.0)
+        return self.decoder(codes, cond).clamp_min(0.0)
 
 
 @register
@@ -106,7 +106,7 @@ class VQPrior(ModelKind):
         gpt = GPT(n_codes, int(h["n_prefix"]), self.n_tokens(), d, int(h["n_layers"]), int(h["n_heads"]),
                   int(h["n_kv_heads"]), int(h["d_ff"]), float(h["dropout"]))
         prefix = ConditionalMean((int(h["n_prefix"]), d), int(h["cond_hidden"]), int(h["cond_depth"]))
-        decoder = Decoder(self.detector.shape, tuple(vh["dec_widths"]), tuple(vh["dec_blocks"]), int(vh["code_dim"]))
+        decoder = self.vq_kind.build().decoder
         return TokenPrior(gpt, prefix, decoder, n_codes, int(vh["code_dim"]), self.vq_kind.grid_shape(), self.detector.shape)
 
     # ------------------------------------------------------------------ training
@@ -142,5 +142,5 @@ class VQPrior(ModelKind):
         def pick(logits: torch.Tensor, i: int) -> torch.Tensor:
             return inverse_cdf(filtered_probs(logits, temperature, top_k, top_p), u[:, i])
 
-        x = net.decode(net.gpt.generate(net.prefix(cond), pick))
+        x = net.decode(net.gpt.generate(net.prefix(cond), pick), cond)
         return stochastic_round_log1p(x, net.dither(noise[:, 1:])) if opts["dither"] else x

@@ -84,14 +84,27 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Latent ``(B, z_ch, h, w)`` -> log1p image ``(B, 1, H, W)`` (unclamped; clamp at 0 when sampling)."""
+    """Latent ``(B, z_ch, h, w)`` -> log1p image ``(B, 1, H, W)`` (unclamped; clamp at 0 when sampling).
 
-    def __init__(self, out_shape: tuple[int, int], widths=(16, 32), blocks=(1, 1), z_ch: int = 4) -> None:
+    With ``cond_hidden > 0`` the decoder is also told the particle: an MLP of the scaled features
+    (``9 -> cond_hidden -> widths[1] * h * w``, last layer zero-initialised) adds a 1/4-resolution map
+    after the input convolution, so the latent need not spell out where the particle points.
+    """
+
+    def __init__(self, out_shape: tuple[int, int], widths=(16, 32), blocks=(1, 1), z_ch: int = 4,
+                 cond_hidden: int = 0, n_features: int = 9) -> None:
         super().__init__()
         self.out_shape = tuple(out_shape)
         self.pad_h, self.pad_w = _pad4(out_shape)
         c1, c2 = widths
         self.inp = nn.Conv2d(z_ch, c2, 3, padding=1)
+        self.cond_map = None
+        if cond_hidden:
+            self.hw = latent_hw(out_shape)
+            last = nn.Linear(cond_hidden, c2 * self.hw[0] * self.hw[1])
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+            self.cond_map = nn.Sequential(nn.Linear(n_features, cond_hidden), nn.SiLU(), last)
         self.blocks_quarter = nn.Sequential(*(ResBlock(c2) for _ in range(blocks[1])))
         if c1 > 0:
             self.up = nn.ConvTranspose2d(c2, c1, 2, stride=2)
@@ -105,8 +118,13 @@ class Decoder(nn.Module):
             self.shuffle = 4
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """``cond`` is ignored (the signature of :class:`CondDecoder`)."""
-        h = self.blocks_quarter(self.inp(z))
+        """``cond``: scaled particle features ``(B, 9)``, used with ``cond_hidden > 0`` only."""
+        h = self.inp(z)
+        if self.cond_map is not None:
+            if cond is None:
+                raise ValueError("this decoder is conditional: pass the scaled particle features")
+            h = h + self.cond_map(cond.to(h.dtype)).reshape(h.shape)
+        h = self.blocks_quarter(h)
         if self.up is not None:
             h = self.blocks_half(self.up(F.silu(h)))
         x = F.pixel_shuffle(self.head(F.silu(h)), self.shuffle)
@@ -172,6 +190,7 @@ class VAE(nn.Module):
         z_ch: int = 4,
         z_dim: int = 0,
         dec_hidden: int = 128,
+        dec_cond_hidden: int = 0,
     ) -> None:
         super().__init__()
         self.conditional = z_dim > 0
@@ -180,7 +199,7 @@ class VAE(nn.Module):
             self.decoder = CondDecoder(shape, tuple(dec_widths), tuple(dec_blocks), z_dim, dec_hidden)
         else:
             self.encoder = Encoder(shape, tuple(enc_widths), tuple(enc_blocks), z_ch)
-            self.decoder = Decoder(shape, tuple(dec_widths), tuple(dec_blocks), z_ch)
+            self.decoder = Decoder(shape, tuple(dec_widths), tuple(dec_blocks), z_ch, dec_cond_hidden)
 
     def encode(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encoder(x, cond) if self.conditional else self.encoder(x)
