@@ -35,7 +35,7 @@ console = Console()
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
 SampleOpt = Annotated[list[str] | None, typer.Option(
     "--sample-opt", help="Any sampler option of the model's kind, KEY=VALUE, repeatable (e.g. --sample-opt temperature=1.1 "
-                         "--sample-opt top_k=64 for vq-prior; steps, method, dither for the flows); default: the checkpoint's.")]
+                         "--sample-opt top_k=64 for vq-prior; steps, method, shift, dither for the flows); default: the checkpoint's.")]
 
 
 def _sample_opts(items: list[str] | None) -> dict[str, Any]:
