@@ -21,8 +21,10 @@ The student samples with the plain flow-matching sampler (:class:`~fastzdc.model
 its default ``steps`` / ``method`` being the ones it was trained for. Its checkpoint is self-contained:
 the architecture is the teacher's, recorded in ``hparams`` with the teacher's weight hash.
 
->>> # fastzdc train fm-distill --config configs/fm-distill-zp.toml --data data/standin_zp.h5 \\
->>> #     --out runs/fmd-zp --set model.teacher=weights/fm-zp
+Usage::
+
+    fastzdc train fm-distill --config configs/fm-distill-zp.toml --data data/standin_zp.h5 \\
+        --out runs/fmd-zp --set model.teacher=weights/fm-zp
 """
 
 from __future__ import annotations
