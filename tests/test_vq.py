@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from fastzdc import ZN, ZP, FastZDCError
 from fastzdc.data import write_h5
 from fastzdc.models import get_kind
+from fastzdc.nn.cond_tokens import FeatureTokenizer
 from fastzdc.nn.gpt import GPT
 from fastzdc.nn.quantize import VectorQuantizer
 from fastzdc.sampling.categorical import filtered_probs, inverse_cdf, normal_to_uniform, top_k_keep, top_p_keep
@@ -247,6 +248,38 @@ def test_conditional_vq_decoder_uses_the_particle_through_training_and_the_prior
     gen = load_generator(tmp_path / "prior")
     cond = make_dataset(6, ZP, seed=9).conditions
     assert gen.generate(cond, seed=4).shape == (6, 56, 30)
+
+
+def test_feature_tokenizer_keeps_the_particle_and_is_seeded():
+    # features on 8 clusters: 2 tokens of 16 codes must tell them apart (reconstruction far below
+    # the features' variance) and the same seed gives the same tokenizer
+    centres = torch.randn(8, 9) * 2
+    cond = centres[torch.arange(800) % 8] + 0.05 * torch.randn(800, 9)
+    a, b = FeatureTokenizer(n_tokens=2, n_codes=16, code_dim=4, hidden=32), FeatureTokenizer(n_tokens=2, n_codes=16, code_dim=4, hidden=32)
+    report = a.fit(cond, steps=400, batch_size=128, seed=1)
+    b.fit(cond, steps=400, batch_size=128, seed=1)
+    assert report["mse"] < 0.1 * float(cond.var(0).mean())
+    assert torch.equal(a.tokens(cond), b.tokens(cond))
+    assert len({tuple(t) for t in a.tokens(centres).tolist()}) == 8
+    assert not any(p.requires_grad for p in a.parameters())
+
+
+def test_prior_with_tokenised_features_trains_resumes_and_samples(tmp_path, data):
+    model = {**PRIOR_TINY, "vq": str(data["vq_zp"]), "cond_tokens": 2, "cond_codes": 16, "tokenizer_steps": 50}
+    logs: list[str] = []
+    full = train(_cfg("vq-prior", "zp", model), data["zp"], tmp_path / "full", progress=False, log=logs.append)
+    assert any(line.startswith("first stage: tokenizer_mse") for line in logs)
+    train(_cfg("vq-prior", "zp", model), data["zp"], tmp_path / "part", progress=False, stop_after=1)
+    part = train(_cfg("vq-prior", "zp", model), data["zp"], tmp_path / "part", progress=False, resume=True)
+    assert part["best_val_w"] == full["best_val_w"]
+    w, w2 = load_tensors(tmp_path / "full" / "last" / WEIGHTS), load_tensors(tmp_path / "part" / "last" / WEIGHTS)
+    assert any(k.startswith("prefix.tokenizer.quantizer.codebook") for k in w)
+    assert all(torch.equal(v, w2[k]) for k, v in w.items())
+    config = json.loads((tmp_path / "full" / "best" / "config.json").read_text())
+    assert config["inputs_report"]["tokenizer_mse"] >= 0
+    gen = load_generator(tmp_path / "full")
+    cond = make_dataset(6, ZP, seed=9).conditions
+    assert np.array_equal(gen.generate(cond, seed=4), gen.generate(cond, seed=4, batch_size=2))
 
 
 @pytest.mark.parametrize("opts,msg", [({"top_k": 0}, "top_k must be an integer >= 1"),

@@ -34,6 +34,7 @@ class ModelKind(ABC):
             raise FastZDCError(f"unknown {self.kind} model options: {', '.join(sorted(unknown))}")
         self.detector = detector
         self.hparams = {**self.defaults, **(hparams or {})}
+        self.inputs_report = {}
 
     @abstractmethod
     def build(self) -> nn.Module:
@@ -82,6 +83,10 @@ class ModelKind(ABC):
         resumed runs, before the EMA copy is made. Default None: train on the images.
         """
         return None
+
+    inputs_report: dict[str, float]
+    """numbers about what :meth:`training_inputs` built (e.g. a fitted tokenizer's reconstruction error):
+    the loop logs them once and records them in the checkpoint's config; set by kinds that have any"""
 
     def train_metrics(self, net: nn.Module, reset: bool = False) -> dict[str, float]:
         """Optional: statistics of the training so far in this epoch (e.g. the VQ codebook's usage and

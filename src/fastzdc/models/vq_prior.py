@@ -7,9 +7,10 @@ tokens); the loss is the cross-entropy of the next token
 
     L = -1/T sum_i log p(t_i | c, t_<i),        p from the GPT (:mod:`fastzdc.nn.gpt`)
 
-conditioned on ``n_prefix`` continuous prefix vectors ``P(c)`` (an MLP of the 9 scaled features). (The
-published prior tokenises the features with a separate conditional VQ-VAE into 2 tokens; the prefix
-embedding needs no third network and no quantisation of the conditions.)
+conditioned on ``n_prefix`` continuous prefix vectors ``P(c)`` (an MLP of the 9 scaled features). The
+published prior tokenises the features with a separate VQ-VAE into 2 tokens: ``cond_tokens = 2`` does
+that (:mod:`fastzdc.nn.cond_tokens`; the tokenizer is fitted on the training conditions before the GPT
+and stored in the checkpoint). The continuous prefix is the default: README "VQ-GAN" has the comparison.
 
 Sampling is a function of the conditions and the noise only. The noise of one sample is
 ``(2, h, w)`` standard normals: channel 0 gives the uniforms ``u_i = Phi(n_i)`` that draw token i by
@@ -31,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..nn.cond_tokens import TokenPrefix
 from ..nn.gpt import GPT
 from ..nn.mlp import ConditionalMean
 from ..sampling.categorical import check_options, filtered_probs, inverse_cdf, normal_to_uniform
@@ -78,6 +80,10 @@ class VQPrior(ModelKind):
         "n_prefix": 2,
         "cond_hidden": 128,
         "cond_depth": 2,
+        "cond_tokens": 0,
+        "cond_codes": 512,
+        "cond_code_dim": 8,
+        "tokenizer_steps": 3000,
     }
     sampler_defaults = {"temperature": 1.1, "top_k": 32, "top_p": 1.0, "dither": True}
     """from the sweep of benchmarks/bench_vq.py (README "VQ-GAN")"""
@@ -97,15 +103,26 @@ class VQPrior(ModelKind):
         h, w = self.vq_kind.grid_shape()
         return h * w
 
+    def tokenised_prefix(self) -> bool:
+        """True when the particle enters as ``cond_tokens`` tokens of a feature VQ-VAE
+        (:mod:`fastzdc.nn.cond_tokens`), False for the continuous prefix MLP."""
+        return int(self.hparams["cond_tokens"]) > 0
+
+    def n_prefix(self) -> int:
+        return int(self.hparams["cond_tokens"]) if self.tokenised_prefix() else int(self.hparams["n_prefix"])
+
     def noise_shape(self) -> tuple[int, ...]:
         return (2, *self.vq_kind.grid_shape())
 
     def build(self) -> TokenPrior:
         h, vh = self.hparams, self.vq_kind.hparams
         d, n_codes = int(h["d_model"]), int(vh["n_codes"])
-        gpt = GPT(n_codes, int(h["n_prefix"]), self.n_tokens(), d, int(h["n_layers"]), int(h["n_heads"]),
+        gpt = GPT(n_codes, self.n_prefix(), self.n_tokens(), d, int(h["n_layers"]), int(h["n_heads"]),
                   int(h["n_kv_heads"]), int(h["d_ff"]), float(h["dropout"]))
-        prefix = ConditionalMean((int(h["n_prefix"]), d), int(h["cond_hidden"]), int(h["cond_depth"]))
+        if self.tokenised_prefix():
+            prefix: nn.Module = TokenPrefix(d, int(h["cond_tokens"]), int(h["cond_codes"]), int(h["cond_code_dim"]), int(h["cond_hidden"]))
+        else:
+            prefix = ConditionalMean((int(h["n_prefix"]), d), int(h["cond_hidden"]), int(h["cond_depth"]))
         decoder = self.vq_kind.build().decoder
         return TokenPrior(gpt, prefix, decoder, n_codes, int(vh["code_dim"]), self.vq_kind.grid_shape(), self.detector.shape)
 
@@ -113,14 +130,21 @@ class VQPrior(ModelKind):
     @torch.no_grad()
     def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         """Tokenise the training split with the frozen VQ autoencoder: ``(n, T)`` int16, raster order.
-        Also copies the VQ decoder and codebook into ``net``."""
+        Also copies the VQ decoder and codebook into ``net``, and with a tokenised prefix fits the
+        feature tokenizer on the split's conditions (seeded; its scores go to :attr:`inputs_report`)."""
         vq = load_first_stage(self.vq_kind.build(), self.hparams["vq"])
         net.decoder.load_state_dict(vq.decoder.state_dict())
         net.codebook.copy_(vq.quantizer.codebook)
-        parts = []
-        for x, _ in batches:
+        parts, conds = [], []
+        for x, c in batches:
             vq.to(x.device)
             parts.append(vq.tokens(x).reshape(x.shape[0], -1).to(torch.int16))
+            conds.append(c.cpu())
+        if self.tokenised_prefix():
+            tok = net.prefix.tokenizer
+            stats = tok.cpu().fit(torch.cat(conds), steps=int(self.hparams["tokenizer_steps"]))
+            tok.to(parts[0].device)
+            self.inputs_report = {f"tokenizer_{k}": v for k, v in stats.items()}
         return torch.cat(parts)
 
     def loss(self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

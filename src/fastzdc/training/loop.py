@@ -134,6 +134,8 @@ def train(
     except (TypeError, ValueError, RuntimeError) as err:
         raise FastZDCError(f"invalid {cfg.kind} model options {cfg.model}: {err}") from None
     inputs = kind.training_inputs(net, _training_batches(resp, cond, device, f"{cfg.kind}-{detector.name} preparing inputs", progress))
+    if kind.inputs_report:
+        log("first stage: " + _stats_text(kind.inputs_report, ", ")[2:])
     trainable = [name for name, p in net.named_parameters() if p.requires_grad]
     ema = copy.deepcopy(net).eval()
     for p in ema.parameters():
@@ -190,6 +192,7 @@ def train(
         "data": meta_data,
         "n_params": n_params(net),
         "train": cfg.to_dict(),
+        **({"inputs_report": kind.inputs_report} if kind.inputs_report else {}),
     }
     t_start = time.perf_counter()
     last_epoch = cfg.epochs if not stop_after else min(cfg.epochs, state["epoch"] + stop_after)
