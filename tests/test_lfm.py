@@ -63,6 +63,27 @@ def test_noise_dither_is_uniform_and_stochastic_rounding_is_unbiased():
     assert set(n.unique().tolist()) == {0.0, 1.0} and float(n.mean()) == pytest.approx(0.3, abs=0.005)
 
 
+def test_poisson_term_fits_the_mean_count_where_l2_on_log1p_falls_short():
+    # one fibre seeing Poisson(0.3) photons: the l2 optimum in log1p units, exp(E[log1p n]) - 1, lies
+    # ~25 % below the mean; the Poisson term's optimum is the mean
+    from fastzdc.models.ae_losses import poisson_loss
+
+    n = torch.poisson(torch.full((20000,), 0.3), generator=torch.Generator().manual_seed(1))
+    x = torch.log1p(n)[:, None, None, None]
+    fitted = {}
+    for name, loss in (("l2", torch.nn.functional.mse_loss), ("poisson", poisson_loss)):
+        r = torch.full((1,), 0.5, requires_grad=True)
+        opt = torch.optim.Adam([r], lr=0.02)
+        for _ in range(600):
+            opt.zero_grad()
+            loss(r.expand_as(x), x).backward()
+            opt.step()
+        fitted[name] = float(torch.expm1(r.detach()))
+    assert fitted["poisson"] == pytest.approx(float(n.mean()), rel=0.02)
+    assert fitted["l2"] == pytest.approx(float(torch.expm1(torch.log1p(n).mean())), rel=0.02)
+    assert fitted["l2"] < 0.85 * fitted["poisson"]
+
+
 @pytest.mark.parametrize("det,latent", [(ZN, (4, 11, 11)), (ZP, (4, 14, 8))])
 def test_vae_shapes_and_vae_does_not_sample(det, latent):
     kind = get_kind("vae")(det, VAE_TINY)
