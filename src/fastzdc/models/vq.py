@@ -53,10 +53,7 @@ class VQAutoencoder(nn.Module):
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """log1p images ``(B, 1, H, W)`` -> token grid ``(B, h, w)`` (int64)."""
-        z = self.encoder.features(x)
-        b, d, h, w = z.shape
-        flat = nn.functional.normalize(z.float().permute(0, 2, 3, 1).reshape(-1, d), dim=1)
-        return self.quantizer.nearest(flat).reshape(b, h, w)
+        return self.quantizer.indices(self.encoder.features(x))
 
     def decode_tokens(self, idx: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Token grid ``(B, h, w)`` -> log1p images ``(B, 1, H, W)`` (unclamped); ``cond``: the scaled

@@ -55,19 +55,20 @@ class FeatureTokenizer(nn.Module):
         """Encodings as a ``(B, D, 1, n_tokens)`` map (the quantiser's layout)."""
         return self.encoder(cond).reshape(cond.shape[0], self.n_tokens, self.code_dim).transpose(1, 2)[:, :, None]
 
+    def _decode(self, q: torch.Tensor) -> torch.Tensor:
+        """Quantised ``(B, D, 1, n_tokens)`` map -> features ``(B, n_features)``."""
+        return self.decoder(q[:, :, 0].transpose(1, 2).reshape(q.shape[0], -1))
+
     @torch.no_grad()
     def tokens(self, cond: torch.Tensor) -> torch.Tensor:
         """Token ids ``(B, n_tokens)`` (the codebook is not updated)."""
         with torch.autocast(cond.device.type, enabled=False):
-            z = self._encode(cond.float())
-        flat = F.normalize(z.permute(0, 2, 3, 1).reshape(-1, self.code_dim), dim=1)
-        return self.quantizer.nearest(flat).reshape(cond.shape[0], self.n_tokens)
+            return self.quantizer.indices(self._encode(cond.float()))[:, 0]
 
     @torch.no_grad()
     def reconstruct(self, cond: torch.Tensor) -> torch.Tensor:
         """Features decoded from their tokens: what the tokens keep of the particle."""
-        q = self.quantizer.lookup(self.tokens(cond)[:, None])  # (B, D, 1, n_tokens)
-        return self.decoder(q.reshape(cond.shape[0], self.code_dim, self.n_tokens).transpose(1, 2).reshape(cond.shape[0], -1))
+        return self._decode(self.quantizer.lookup(self.tokens(cond)[:, None]))
 
     def fit(self, cond: torch.Tensor, steps: int = 3000, batch_size: int = 1024, lr: float = 2e-3, seed: int = 0) -> dict[str, float]:
         """Train on scaled features ``(N, n_features)`` (Adam, cosine decay, seeded: the same features
@@ -96,7 +97,7 @@ class FeatureTokenizer(nn.Module):
                 idx = torch.randint(len(cond), (min(batch_size, len(cond)),), generator=gen)
                 c = cond[idx]
                 q, _, commit = self.quantizer(self._encode(c), gen)
-                rec = self.decoder(q[:, :, 0].transpose(1, 2).reshape(c.shape[0], -1))
+                rec = self._decode(q)
                 loss = F.mse_loss(rec, c) + COMMITMENT * commit
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

@@ -85,6 +85,11 @@ class VectorQuantizer(nn.Module):
         with torch.no_grad():  # an argmax has no gradient; keeps the codebook out of the autograd graph
             return torch.argmax(flat @ self.codebook.t(), dim=1)
 
+    def indices(self, z: torch.Tensor) -> torch.Tensor:
+        """Encodings ``(B, D, h, w)`` (any length, any dtype) -> token grid ``(B, h, w)`` (no update)."""
+        b, d, h, w = z.shape
+        return self.nearest(F.normalize(z.float().permute(0, 2, 3, 1).reshape(-1, d), dim=1)).reshape(b, h, w)
+
     def lookup(self, idx: torch.Tensor) -> torch.Tensor:
         """Token grid ``(B, h, w)`` -> unit code vectors ``(B, D, h, w)`` (what the decoder takes)."""
         return self.codebook[idx].permute(0, 3, 1, 2)
