@@ -317,3 +317,48 @@ def test_cli_train_vq_prior_generate_evaluate_with_sample_options(cli, tmp_path,
     assert res.code == 0, res.err
     row = res.json()["results"][0]
     assert row["name"] == "vq-prior-zp" and np.isfinite(row["w_mean"])
+
+
+# ---------------------------------------------------------------------------- token noise, decoder tuning, init
+def test_token_noise_swaps_cells_between_rows_and_rejects_bad_fractions():
+    x = torch.log1p(torch.from_numpy(make_dataset(8, ZP, seed=2).responses.astype(np.float32)))[:, None]
+    cond = torch.randn(8, 9)
+    losses = {}
+    for p in (0.0, 0.5):
+        kind = get_kind("vq")(ZP, {**VQ_TINY, "w_adv": 0, "w_perc": 0, "token_noise": p})
+        torch.manual_seed(0)
+        net = kind.build().eval()  # eval: no codebook update, so both runs see the same codes
+        with torch.no_grad():
+            losses[p] = kind.loss(net, x, cond, torch.Generator().manual_seed(1)).item()
+    assert losses[0.0] != losses[0.5]
+    for bad in (-0.1, 1.0, True, "0.3"):
+        with pytest.raises(FastZDCError, match="token_noise"):
+            get_kind("vq")(ZP, {**VQ_TINY, "token_noise": bad})
+
+
+def test_decoder_tuning_keeps_the_source_tokens_and_trains_only_the_decoder(tmp_path, data):
+    src = load_tensors(data["vq_zp"] / WEIGHTS)
+    train(_cfg("vq", "zp", {"tune_decoder": str(data["vq_zp"]), "token_noise": 0.3, "enc_widths": [99]}, epochs=1),
+          data["zp"], tmp_path / "tuned", progress=False)
+    cfg = json.loads((tmp_path / "tuned" / "best" / "config.json").read_text())
+    assert cfg["hparams"]["enc_widths"] == VQ_TINY["enc_widths"]  # the network is the source's
+    assert cfg["hparams"]["tune_decoder_weights_sha256"]
+    new = load_tensors(tmp_path / "tuned" / "best" / WEIGHTS)
+    frozen = [k for k in src if k.startswith(("encoder.", "quantizer."))]
+    assert frozen and all(torch.equal(new[k], src[k]) for k in frozen)
+    assert any(not torch.equal(new[k], src[k]) for k in src if k.startswith("decoder."))
+    with pytest.raises(FastZDCError, match="trained on ZP"):
+        get_kind("vq")(ZN, {"tune_decoder": str(data["vq_zp"])})
+
+
+def test_init_fine_tunes_from_a_checkpoint_with_its_scaler(tmp_path, data):
+    base = _cfg("vq", "zp", VQ_TINY, epochs=1, lr=1e-12, max_train_rows=40, init=str(data["vq_zp"]))
+    train(base, data["zp"], tmp_path / "ft", progress=False)
+    src_cfg = json.loads((data["vq_zp"] / "config.json").read_text())
+    cfg = json.loads((tmp_path / "ft" / "best" / "config.json").read_text())
+    assert cfg["scaler"] == src_cfg["scaler"]  # not refitted on the 40 rows
+    src, new = load_tensors(data["vq_zp"] / WEIGHTS), load_tensors(tmp_path / "ft" / "best" / WEIGHTS)
+    assert all(torch.allclose(new[k], src[k], atol=1e-6) for k in src if k.startswith(("encoder.", "decoder.")))
+    with pytest.raises(FastZDCError, match="init must be a vae checkpoint"):
+        train(_cfg("vae", "zp", {k: v for k, v in VQ_TINY.items() if k not in ("n_codes", "code_dim")}, init=str(data["vq_zp"])),
+              data["zp"], tmp_path / "bad", progress=False)

@@ -193,6 +193,7 @@ def train(
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config key: --set model.widths=[8,24,48].")] = None,
     resume: Annotated[bool, typer.Option(help="Continue exactly from OUT/last.")] = False,
     stop_after: Annotated[int, typer.Option(help="Stop after this many epochs (resume later with --resume).")] = 0,
+    init: Annotated[Path | None, typer.Option(help="Fine-tune: start from this checkpoint's weights and condition scaler (same kind, detector and network).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a model on the training split; validation W every epoch; best/ and last/ checkpoints."""
@@ -202,7 +203,8 @@ def train(
 
     get_kind(kind)
     cfg = TrainConfig.from_toml(config) if config else TrainConfig()
-    overrides = {"kind": kind, "detector": detector, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "device": device}
+    overrides = {"kind": kind, "detector": detector, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "device": device,
+                 "init": str(init) if init else None}
     overrides.update(parse_set(set_ or []))
     cfg = cfg.with_overrides(overrides)
     if stop_after < 0:

@@ -50,6 +50,9 @@ class TrainConfig:
     """``auto``: bfloat16 autocast on CUDA, float32 on CPU"""
     threads: int = 0
     """torch CPU threads; 0 = torch's default"""
+    init: str = ""
+    """fine-tuning: start from the weights of this checkpoint (same kind, detector and network) and keep
+    its condition scaler; "" = fresh weights and a scaler fitted on the training rows"""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

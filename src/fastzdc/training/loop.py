@@ -44,7 +44,7 @@ from ..models import get_kind
 from ..nn.unet import n_params
 from ..progress import progress_bar
 from ..sampling.generator import ModelGenerator, counts_from_log_images, pick_device
-from .checkpoint import STATE, STATE_JSON, WEIGHTS, load_tensors, load_weights_into, save_checkpoint
+from .checkpoint import STATE, STATE_JSON, WEIGHTS, load_config, load_tensors, load_weights_into, resolve, save_checkpoint
 from .config import TrainConfig
 
 VAL_SEED = 12345
@@ -116,7 +116,8 @@ def train(
     split = published_split(len(ds))
     train_idx = split.train if not cfg.max_train_rows else split.train[: cfg.max_train_rows]
     val_idx = np.sort(split.val[: cfg.val_rows])
-    scaler = StandardScaler.fit(ds.conditions[train_idx])
+    init = _read_init(cfg, detector) if cfg.init else None
+    scaler = StandardScaler.fit(ds.conditions[train_idx]) if init is None else StandardScaler.from_dict(init[1]["scaler"], init[0])
     resp = ds.responses[train_idx]
     cond = torch.from_numpy(scaler.transform(ds.conditions[train_idx]))
     val_cond, val_resp = ds.conditions[val_idx], ds.responses[val_idx]
@@ -133,6 +134,9 @@ def train(
         critic = kind.build_critic()
     except (TypeError, ValueError, RuntimeError) as err:
         raise FastZDCError(f"invalid {cfg.kind} model options {cfg.model}: {err}") from None
+    if init is not None:
+        load_weights_into(net, load_tensors(init[0] / WEIGHTS), init[0] / WEIGHTS)
+        log(f"starting from the weights and scaler of {init[0]}")
     inputs = kind.training_inputs(net, _training_batches(resp, cond, device, f"{cfg.kind}-{detector.name} preparing inputs", progress))
     if kind.inputs_report:
         log("first stage: " + _stats_text(kind.inputs_report, ", ")[2:])
@@ -319,6 +323,18 @@ def validate(kind, net, scaler, sampler, cond, resp, device) -> dict[str, float]
     net.eval()
     scores = compare_counts(kind.detector, resp, fake, n_rep=1)
     return {"val_w": scores["w_mean"], "val_mae": scores["mae"]}
+
+
+def _read_init(cfg: TrainConfig, detector) -> tuple[Path, dict[str, Any]]:
+    """The checkpoint named by ``cfg.init`` and its config, checked against the run (kind, detector)."""
+    ckpt = resolve(cfg.init)
+    conf = load_config(ckpt)
+    if conf["kind"] != cfg.kind or conf["detector"] != detector.name:
+        raise FastZDCError(
+            f"init must be a {cfg.kind} checkpoint for {detector.name.upper()}, this one is "
+            f"{conf['kind']} for {conf['detector'].upper()}", ckpt
+        )
+    return ckpt, conf
 
 
 def _resume_key(cfg: dict[str, Any]) -> dict[str, Any]:
