@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Produce the VQ-GAN weights (VQ autoencoder, then the transformer prior on its tokens), their test-split
-# scores and the sampling/speed benchmark. SYNTHETIC stand-in data (data/standin_{zn,zp}.h5, made by
-# scripts/make_weights.sh). ZN and ZP train side by side, one thread each: about 40 min on 2 free CPU
-# cores (VQ 3 epochs ~13 min, prior 2 epochs ~15 min, evaluation and benchmark ~10 min; see README "VQ-GAN").
-# FZ/PY may point elsewhere, e.g. FZ="env PYTHONPATH=$PWD/src /path/to/python -m fastzdc.cli".
+# Produce the VQ-GAN weights, their test-split scores and the sampling/speed benchmark.
+# SYNTHETIC stand-in data (data/standin_{zn,zp}.h5 and data/split_*, made by scripts/make_weights.sh).
+# Per detector, one thread each, ZN and ZP side by side (README "VQ-GAN"):
+#   1. the VQ autoencoder (3 epochs, ~25 min per detector on a shared core);
+#   2. the transformer prior on its tokens (6 epochs, ~80 min);
+#   3. the decoder retrained with token noise, encoder and codebook frozen (1 epoch, ~5 min);
+#   4. the prior takes the new decoder: the tokens are unchanged, so a 10-step fine-tune from the
+#      step-2 prior (--init, learning rate 1e-6) only swaps the decoder in and re-validates.
+# About 2 h on 2 free cores. FZ/PY may point elsewhere, e.g. FZ="env PYTHONPATH=$PWD/src python -m fastzdc.cli".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FZ=${FZ:-.venv/bin/fastzdc}
@@ -17,16 +21,21 @@ train_detector() {
     $FZ train vq --config configs/vq-$d.toml --data $DATA/standin_$d.h5 --out runs/vq-$d --set threads=1 $TRAIN_ARGS
     $FZ train vq-prior --config configs/vq-prior-$d.toml --data $DATA/standin_$d.h5 --out runs/vq-prior-$d \
         --set threads=1 --set model.vq=runs/vq-$d/best $TRAIN_ARGS
+    $FZ train vq --config configs/vq-dec-$d.toml --data $DATA/standin_$d.h5 --out runs/vq-dec-$d \
+        --set threads=1 --set model.tune_decoder=runs/vq-$d/best $TRAIN_ARGS
+    $FZ train vq-prior --config configs/vq-prior-$d.toml --data $DATA/standin_$d.h5 --out runs/vq-final-$d \
+        --set threads=1 --set model.vq=runs/vq-dec-$d/best --init runs/vq-prior-$d/best \
+        --epochs 1 --lr 1e-6 --set max_train_rows=2560
 }
 for d in zn zp; do
     train_detector $d > runs/train-vq-$d.log 2>&1 &
 done
 wait
 for d in zn zp; do
-    rm -rf weights/vq-$d && cp -r runs/vq-prior-$d/best weights/vq-$d     # self-contained: GPT + VQ decoder
+    rm -rf weights/vq-$d && cp -r runs/vq-final-$d/best weights/vq-$d     # self-contained: GPT + VQ decoder
     $FZ evaluate --data $DATA/split_$d/test.h5 --model weights/vq-$d --max-rows 5000 --json > weights/vq-$d.eval.json
 done
 for d in zn zp; do   # temperature / top-k sweep on the validation split, speed, VQ reconstruction W
-    $PY benchmarks/bench_vq.py --prior weights/vq-$d --vq runs/vq-$d/best --data $DATA/split_$d/val.h5 --append \
+    $PY benchmarks/bench_vq.py --prior weights/vq-$d --vq runs/vq-dec-$d/best --data $DATA/split_$d/val.h5 --append \
         > runs/bench-vq-$d.log 2>&1
 done
