@@ -4,8 +4,8 @@
         --data data/split_zn/val.h5 [--rows 2000] [--append]
 
 * sweeps (validation split, first ``--rows`` rows, n_rep 1, one seed): mean W and MAE at each
-  temperature with no top-k filter, at each top-k with temperature 1, then at the best temperature
-  with the best top-k; beside the Monte Carlo re-simulation floor on the same rows. Table, plot
+  temperature with no top-k filter, at each top-k with temperature 1, then every top-k at the best
+  temperature and every temperature at the best top-k; beside the Monte Carlo re-simulation floor on the same rows. Table, plot
   ``benchmarks/vq_sampling_<det>.png`` and the best setting (the candidate sampler defaults);
 * speed: ms per sample of ``Generator.generate`` (particles in, uint16 counts out) with the
   checkpoint's sampler at batch 1 (one thread: the O2 per-particle case), 256 and 4096 (all threads),
@@ -59,7 +59,11 @@ def sweep(prior: str, ds, temperatures: list[float], top_ks: list[int]) -> tuple
         run(1.0, min(k, n_codes), "top-k")
     best_t = min(temperatures, key=lambda t: out[(t, n_codes)][0])
     best_k = min((min(k, n_codes) for k in top_ks), key=lambda k: out[(1.0, k)][0])
-    run(best_t, best_k, "best T with best k")
+    # the cross through the best pair: every top-k at the best temperature, every temperature at the best top-k
+    for k in top_ks if best_t != 1.0 else []:
+        run(best_t, min(k, n_codes), f"top-k at T {best_t:g}")
+    for t in temperatures if best_k != n_codes else []:
+        run(t, best_k, f"temperature at top-k {best_k}")
     return lines, out
 
 
@@ -70,13 +74,18 @@ def plot(out: dict, n_codes: int, floor: float, path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
-    temps = sorted((t, v[0]) for (t, k), v in out.items() if k == n_codes)
-    ks = sorted((k, v[0]) for (t, k), v in out.items() if t == 1.0)
-    axes[0].plot([a for a, _ in temps], [w for _, w in temps], "o-")
-    axes[0].set_xlabel("temperature (no top-k)")
-    axes[1].plot([a for a, _ in ks], [w for _, w in ks], "o-")
+    for k in sorted({k for _, k in out}):  # W vs temperature, one line per top-k swept over temperatures
+        temps = sorted((t, v[0]) for (t, kk), v in out.items() if kk == k)
+        if len(temps) >= 3:
+            axes[0].plot([a for a, _ in temps], [w for _, w in temps], "o-", label="no top-k" if k == n_codes else f"top-k {k}")
+    for t in sorted({t for t, _ in out}):
+        ks = sorted((k, v[0]) for (tt, k), v in out.items() if tt == t)
+        if len(ks) >= 3:
+            axes[1].plot([a for a, _ in ks], [w for _, w in ks], "o-", label=f"temperature {t:g}")
+    axes[0].set_xlabel("temperature")
     axes[1].set_xscale("log", base=2)
-    axes[1].set_xlabel("top-k (temperature 1)")
+    axes[1].set_xlabel("top-k")
+    axes[0].legend(fontsize=8)
     axes[0].set_ylabel("mean W (5 channels)")
     for ax in axes:
         ax.axhline(floor, color="k", ls="--", lw=1, label="original-data floor")
