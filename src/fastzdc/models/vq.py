@@ -19,15 +19,15 @@ particles: ``fastzdc train vq-prior --set model.vq=RUN/best`` trains the transfo
 the grid cells, the code of the same cell of another row of the batch (the loss still compares with
 the original image). A decoder trained without it reads tokens in tight context: on ZP, decoding the
 tokens of real showers with every cell's token taken from a different shower gives 4 photons instead
-of 38, so the small incoherences of a prior's samples cost a third of the light. With ``p = 0.3`` the
-decoder fills in from the neighbours (README "VQ-GAN" has the measurement).
+of 38, so the small incoherences of a prior's samples cost a third of the light. With ``p = 0.15`` (the
+configs' value; 0.08 and 0.3 measured worse) the decoder fills in from the neighbours (README "VQ-GAN").
 
 **Decoder tuning** (``tune_decoder = VQ_RUN/best``): start from that trained vq checkpoint and train only
 its decoder (and the critic); the encoder and codebook are loaded and frozen, so the tokens are exactly
 the source's and a prior trained on either checkpoint works with the new decoder. Usage::
 
-    fastzdc train vq --config configs/vq-zp.toml --data DATA --out runs/vq-dec-zp \
-        --set model.tune_decoder=runs/vq-zp/best --set model.token_noise=0.3 --epochs 1
+    fastzdc train vq --config configs/vq-dec-zp.toml --data DATA --out runs/vq-dec-zp \
+        --set model.tune_decoder=runs/vq-zp/best
 """
 
 from __future__ import annotations
