@@ -248,7 +248,7 @@ def test_generate_backends_agree_with_the_same_seed(cli, tiny_ckpt, tiny_export,
     import h5py
 
     res_t = cli("generate", "--model", tiny_ckpt, "--conditions", cond_file, "--out", tmp_path / "t.h5", "--backend", "torch",
-                "--seed", "3", "--batch-size", "16", "--json")
+                "--seed", "3", "--batch-size", "16", "--precision", "float32", "--json")
     res_o = cli("generate", "--model", tiny_export[0], "--conditions", cond_file, "--out", tmp_path / "o.h5", "--seed", "3",
                 "--batch-size", "7", "--json")
     assert res_t.code == 0 and res_o.code == 0, res_t.err + res_o.err

@@ -37,6 +37,11 @@ SampleOpt = Annotated[list[str] | None, typer.Option(
     "--sample-opt", help="Any sampler option of the model's kind, KEY=VALUE, repeatable (e.g. --sample-opt temperature=1.1 "
                          "--sample-opt top_k=64 for vq-prior; steps, method, shift, dither for the flows); default: the checkpoint's.")]
 
+PrecisionOpt = Annotated[str, typer.Option(
+    help="Network precision: auto (bfloat16 where the hardware computes it natively -- CPUs with AMX or AVX512-BF16, "
+         "CUDA GPUs -- for the FM UNets, measured 1.45x faster at batch 256 on a 2-core AMX CPU with unchanged "
+         "fidelity; float32 elsewhere), float32 or bfloat16.")]
+
 
 def _sample_opts(items: list[str] | None) -> dict[str, Any]:
     from .training.config import parse_set
@@ -231,14 +236,17 @@ def generate(
     backend: Annotated[str, typer.Option(help="torch (PyTorch), onnx (ONNX Runtime, CPU; a checkpoint is exported in memory "
                                               "first, an export folder runs as is) or auto: ONNX Runtime for export folders "
                                               "and for CPU batches up to 32 (measured faster there), PyTorch otherwise. "
-                                              "Same seed, same noise: both give the same responses up to float rounding.")] = "auto",
+                                              "Same seed, same noise: both give the same responses up to float rounding "
+                                              "(PyTorch with --precision float32).")] = "auto",
+    precision: PrecisionOpt = "auto",
     json_out: JsonOpt = False,
 ) -> None:
     """Generate one response per particle with a trained model (checkpoint or ONNX export folder); writes fastzdc HDF5."""
     from .workflows import generate_to_file
 
     result = generate_to_file(model, conditions, out, steps=steps, method=method, batch_size=batch_size, seed=seed,
-                              device=device, progress=not json_out, backend=backend.lower(), sampler=_sample_opts(sample_opt))
+                              device=device, progress=not json_out, backend=backend.lower(), sampler=_sample_opts(sample_opt),
+                              precision=precision.lower())
     if json_out:
         _emit_json(result)
         return
@@ -259,6 +267,7 @@ def evaluate(
     out: Annotated[Path | None, typer.Option(help="Folder for the HTML report (report.html), plots, results.json and results.csv.")] = None,
     fidelity: Annotated[bool, typer.Option(help="Classifier AUC (features and images), FPD/KPD, diversity, per energy bin and species.")] = True,
     quick: Annotated[bool, typer.Option(help="Skip the image classifier (seconds instead of tens of seconds per model).")] = False,
+    precision: PrecisionOpt = "auto",
     json_out: JsonOpt = False,
 ) -> None:
     """Score models in the layout of the published Table 1 (W per channel, MAE, time per sample).
@@ -269,7 +278,7 @@ def evaluate(
 
     result = evaluate_models(model or [], data, n_rep=n_rep, seed=seed, floor=floor, max_rows=max_rows,
                              steps=steps, method=method, progress=not json_out, out=out, fidelity=fidelity, quick=quick,
-                             sampler=_sample_opts(sample_opt))
+                             sampler=_sample_opts(sample_opt), precision=precision.lower())
     if json_out:
         _emit_json(result)
         return
@@ -343,6 +352,7 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo_out"),
     quick: Annotated[bool, typer.Option(help="About one minute: fewer events (CI smoke test).")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    precision: PrecisionOpt = "auto",
     json_out: JsonOpt = False,
 ) -> None:
     """The main job: simulate a stand-in test set, evaluate the shipped models against the
@@ -350,7 +360,7 @@ def demo(
     (OUT/report.html, with results.json and results.csv)."""
     from .demo import run_demo
 
-    result = run_demo(out, quick=quick, seed=seed, progress=not json_out)
+    result = run_demo(out, quick=quick, seed=seed, progress=not json_out, precision=precision.lower())
     if json_out:
         _emit_json(result)
         return

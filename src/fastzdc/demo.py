@@ -50,14 +50,15 @@ DEMO_SEED_OFFSET = 2_000_003
 simulated with a small seed (the shipped weights were trained on seed 1)."""
 
 
-def shipped_generators(detector: str) -> list[Any]:
+def shipped_generators(detector: str, precision: str = "float32") -> list[Any]:
     """Every shipped model of ``detector`` as a Generator (evaluated by the demo after the floor)."""
     from .sampling.generator import load_generator
 
-    return [load_generator(p) for p in shipped_checkpoints(detector)]
+    return [load_generator(p, precision=precision) for p in shipped_checkpoints(detector)]
 
 
-def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, progress: bool = True,
+             precision: str = "auto") -> dict[str, Any]:
     from . import mc
 
     out = Path(out)
@@ -83,7 +84,7 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, progress: b
         path = out / f"test_{d}.h5"
         write_h5(ds, path)
         files.append(path.name)
-        models = shipped_generators(d)
+        models = shipped_generators(d, precision)
         samples: dict[str, np.ndarray] = {}
         repeats: dict[str, np.ndarray] = {}
         rows = score_generators(ds, [(floor_generator(ds), True), *((g, False) for g in models)], n_rep=n_rep,

@@ -217,6 +217,7 @@ def generate_to_file(
     progress: bool = True,
     backend: str = "auto",
     sampler: dict[str, Any] | None = None,
+    precision: str = "auto",
 ) -> dict[str, Any]:
     """Generate one response per condition row with a trained model and stream them to HDF5.
 
@@ -224,11 +225,12 @@ def generate_to_file(
     same seed gives the same responses whatever the batch size. ``backend``: ``torch``, ``onnx`` (ONNX
     Runtime, CPU; same noise, same numbers up to float rounding) or ``auto``
     (:func:`fastzdc.export.backend.choose_backend`). ``sampler``: any sampler options of the model's kind
-    (``steps`` and ``method`` may also come as their own arguments).
+    (``steps`` and ``method`` may also come as their own arguments). ``precision``: ``auto``, ``float32``
+    or ``bfloat16`` (:mod:`fastzdc.sampling.precision`; bfloat16 runs with PyTorch).
     """
     import time
 
-    from .export.backend import choose_backend
+    from .export.backend import choose_backend, is_export_dir
     from .sampling.generator import load_generator, sampler_overrides
 
     if batch_size < 1:
@@ -238,8 +240,11 @@ def generate_to_file(
     if file_format(out) != "h5":
         raise FastZDCError("generate writes HDF5: give an .h5 output", out)
     check_writable(out)
+    if backend == "auto" and precision == "bfloat16":
+        backend = "onnx" if is_export_dir(model) else "torch"
     backend = choose_backend(model, backend, device=device, batch_size=batch_size)
-    gen = load_generator(model, device=device, backend=backend, **sampler_overrides(sampler, steps, method))
+    gen = load_generator(model, device=device, backend=backend, precision=precision,
+                         **sampler_overrides(sampler, steps, method))
     conditions, pdgid = load_conditions(conditions_file)
     attrs = {
         "generator": f"fastzdc model {gen.name} ({model})",
@@ -248,6 +253,7 @@ def generate_to_file(
         "sampler": json_dumps(gen.sampler),
         "code_version": __version__,
         "backend": backend,
+        "precision": str(getattr(gen, "precision", "float32")),
     }
     t0 = time.perf_counter()
     with H5Writer(out, gen.detector, attrs) as w, progress_bar(f"generate {gen.name}", len(conditions), progress) as advance:
@@ -259,7 +265,7 @@ def generate_to_file(
     elapsed = time.perf_counter() - t0
     return {"file": str(out), "rows": int(len(conditions)), "model": gen.name, "detector": gen.detector.name,
             "sampler": gen.sampler, "seconds": round(elapsed, 3), "ms_per_sample": 1e3 * elapsed / len(conditions),
-            "backend": backend}
+            "backend": backend, "precision": attrs["precision"]}
 
 
 def json_dumps(obj: Any) -> str:
@@ -284,13 +290,15 @@ def evaluate_models(
     fidelity: bool = True,
     quick: bool = False,
     sampler: dict[str, Any] | None = None,
+    precision: str = "float32",
 ) -> dict[str, Any]:
     """Score models on a test file with the published protocol (n_rep generations per condition,
     pooled). With ``floor`` the Monte Carlo re-simulates the same test particles first: the
     "original data" row every model is measured against (meaningful for stand-in data, whose
     generator is this Monte Carlo). With ``out``: plots, report.html, results.json and results.csv
     there (:func:`fastzdc.report.build_report`). ``fidelity`` adds the classifier AUCs, FPD/KPD and
-    the diversity ratio (:func:`add_fidelity`; ``quick``: without the image classifier)."""
+    the diversity ratio (:func:`add_fidelity`; ``quick``: without the image classifier). ``precision``:
+    the models' inference precision (:mod:`fastzdc.sampling.precision`; the CLI passes ``auto``)."""
     from .sampling.generator import load_generator, sampler_overrides
 
     if n_rep < 1:
@@ -305,7 +313,7 @@ def evaluate_models(
     elif floor:
         notes.append("no floor row: the data are not the stand-in, and the Monte Carlo cannot re-simulate them")
     for m in models:
-        g = load_generator(m, **sampler_overrides(sampler, steps, method))
+        g = load_generator(m, precision=precision, **sampler_overrides(sampler, steps, method))
         if g.detector.name != ds.detector.name:
             raise FastZDCError(f"model is for {g.detector.name.upper()}, data are {ds.detector.name.upper()}", m)
         gens.append((g, False))

@@ -79,6 +79,10 @@ class TokenAttention(nn.Module):
 class CondUNet(nn.Module):
     """Velocity/denoiser network ``v(x, cond, t)`` on ``(B, in_ch, H, W)`` images.
 
+    The network runs in the dtype of its stem's weights and returns its input's dtype; ``cond`` and
+    ``t`` go to the embedding in its own dtype. A bfloat16 copy that keeps ``float32_modules`` in
+    float32 (:func:`fastzdc.sampling.precision.bf16_copy`) thus takes and returns float32 images.
+
     Args:
         in_shape: image shape ``(H, W)`` (44x44 or 56x30; any size works).
         widths: channels at full, 1/2 and 1/4 resolution.
@@ -87,6 +91,9 @@ class CondUNet(nn.Module):
         attn_tokens: add the published-style attention block with a condition token at 1/4 resolution.
         norm: use GroupNorm in the residual blocks.
     """
+
+    float32_modules = ("emb", "cond_token")
+    """submodules kept in float32 when the rest runs in bfloat16 (the flow time needs float32)"""
 
     def __init__(
         self,
@@ -127,7 +134,10 @@ class CondUNet(nn.Module):
         self.out = nn.Conv2d(c0, in_ch, 3, padding=1)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        emb = self.emb(cond, t)
+        out_dtype, body = x.dtype, self.stem.weight.dtype
+        emb_dtype = self.emb.mix[0].weight.dtype
+        emb = self.emb(cond.to(emb_dtype), t.to(emb_dtype)).to(body)
+        x = x.to(body)
         ph, pw = self.pad_h, self.pad_w
         if ph or pw:
             x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
@@ -141,7 +151,7 @@ class CondUNet(nn.Module):
         for k, blk in enumerate(self.mid):
             h2 = blk(h2, emb)
             if k == 0 and self.attn is not None:
-                h2 = self.attn(h2, self.cond_token(cond) if self.cond_via == "token" else emb)
+                h2 = self.attn(h2, self.cond_token(cond.to(emb_dtype)).to(body) if self.cond_via == "token" else emb)
         u1 = self.unpool1(h2) + h1
         for blk in self.up1:
             u1 = blk(u1, emb)
@@ -151,7 +161,7 @@ class CondUNet(nn.Module):
         out = self.out(F.silu(self.out_norm(u0)))
         if ph or pw:
             out = out[:, :, ph // 2 : ph // 2 + self.in_shape[0], pw // 2 : pw // 2 + self.in_shape[1]]
-        return out
+        return out.to(out_dtype)
 
 
 def n_params(module: nn.Module) -> int:

@@ -15,6 +15,7 @@ from ..errors import FastZDCError
 from ..models import ModelKind, get_kind
 from ..nn.unet import n_params
 from ..training.checkpoint import WEIGHTS, load_config, load_tensors, load_weights_into, resolve
+from .precision import PRECISIONS, bf16_copy, resolve_precision, supports_bf16_weights
 
 if TYPE_CHECKING:
     from ..export.runtime import OnnxGenerator
@@ -44,7 +45,10 @@ class ModelGenerator:
         net: the network with its (EMA) weights.
         scaler: the condition scaler fitted on the training split.
         sampler: sampler options (e.g. ``steps``, ``method``); defaults from the kind.
-        precision: ``"float32"`` or ``"bfloat16"`` (autocast; GPU only is sensible).
+        precision: ``"float32"``, ``"bfloat16"`` (bf16 weights where the network supports them, else
+            autocast) or ``"auto"`` (bfloat16 where it is native and measured safe, else float32); see
+            :mod:`fastzdc.sampling.precision`. The attribute holds the resolved value; assigning it
+            re-places the network.
     """
 
     def __init__(
@@ -63,26 +67,45 @@ class ModelGenerator:
         self.scaler = scaler
         self.sampler = kind.sampler_options(sampler)
         self.name = name or kind.kind
-        self.precision = precision
         self.device = pick_device(device)
+        self._requested = precision
         self._place()
         self.n_params = n_params(net)
 
+    @property
+    def precision(self) -> str:
+        return self._precision
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        self._requested = value
+        self._place()
+
     def _place(self) -> None:
-        """Move the network to the device; on CPU keep its weights channels_last (measured 1.2x faster
-        for these FiLM UNets at batch 256, benchmarks/RESULTS.md)."""
+        """Move the network to the device in the chosen precision. In float32 on CPU the weights are
+        kept channels_last (measured 1.2x faster for these FiLM UNets at batch 256, RESULTS.md); in
+        bfloat16 a bf16-weight copy runs where the network supports one, autocast otherwise."""
+        self._precision = resolve_precision(self._requested, self.net, self.device)
         self.net.to(self.device)
-        if self.device.type == "cpu":
+        self._autocast = False
+        self._run = self.net
+        if self._precision == "bfloat16" and supports_bf16_weights(self.net):
+            self._run = bf16_copy(self.net)
+            if self.device.type == "cuda":
+                self._run.to(memory_format=torch.channels_last)
+        elif self._precision == "bfloat16":
+            self._autocast = True
+        elif self.device.type == "cpu":
             self.net.to(memory_format=torch.channels_last)
 
     @torch.no_grad()
     def generate_log(self, cond_scaled: torch.Tensor, noise: torch.Tensor, **sampler: Any) -> torch.Tensor:
         """log1p images from scaled conditions and explicit noise (used by export parity checks)."""
         opts = {**self.sampler, **{k: v for k, v in sampler.items() if v is not None}}
-        if self.precision == "bfloat16":
+        if self._autocast:
             with torch.autocast(self.device.type, dtype=torch.bfloat16):
-                return self.kind.sample(self.net, cond_scaled, noise, **opts)
-        return self.kind.sample(self.net, cond_scaled, noise, **opts)
+                return self.kind.sample(self._run, cond_scaled, noise, **opts)
+        return self.kind.sample(self._run, cond_scaled, noise, **opts)
 
     def generate(
         self, conditions: np.ndarray, *, seed: int | None = None, batch_size: int = 4096, device: Any = None, **sampler: Any
@@ -141,9 +164,12 @@ def sampler_overrides(sampler: dict[str, Any] | None, steps: int | None = None, 
 
 
 def load_generator(
-    path: str | Path, *, device: Any = None, backend: str = "torch", **sampler: Any
+    path: str | Path, *, device: Any = None, backend: str = "torch", precision: str = "float32", **sampler: Any
 ) -> ModelGenerator | OnnxGenerator:
     """Load a checkpoint directory (or a run directory: its ``best/``) as a Generator.
+
+    ``precision``: ``float32`` (default), ``bfloat16`` or ``auto`` (:mod:`fastzdc.sampling.precision`;
+    the CLI's default is ``auto``). The ONNX Runtime back end runs float32 (``auto`` means float32 there).
 
     ``backend="onnx"``, or an export folder of ``fastzdc export onnx`` as ``path``, gives the ONNX Runtime
     Generator instead (:func:`fastzdc.export.runtime.load_onnx_generator`; CPU, same noise, same numbers
@@ -151,9 +177,13 @@ def load_generator(
     """
     if backend not in BACKENDS:
         raise FastZDCError(f"unknown back end {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if precision not in PRECISIONS:
+        raise FastZDCError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
     if backend == "onnx" or (Path(path) / "model_card.json").is_file():
         if device is not None and str(device) not in ("cpu", "auto"):
             raise FastZDCError(f"the ONNX Runtime back end runs on the CPU, got device {device!r}", path)
+        if precision not in ("auto", "float32"):
+            raise FastZDCError(f"the ONNX Runtime back end runs float32, got precision {precision!r}", path)
         from ..export.runtime import load_onnx_generator
 
         return load_onnx_generator(path, **sampler)
@@ -165,4 +195,4 @@ def load_generator(
     scaler = StandardScaler.from_dict(cfg["scaler"], ckpt)
     name = cfg.get("name") or f"{cfg['kind']}-{cfg['detector']}"
     opts = {**cfg.get("sampler", {}), **{k: v for k, v in sampler.items() if v is not None}}
-    return ModelGenerator(kind, net, scaler, opts, name=name, device=device)
+    return ModelGenerator(kind, net, scaler, opts, name=name, device=device, precision=precision)

@@ -1,0 +1,108 @@
+"""Inference precision on this machine: float32 vs bfloat16 (bf16 weights, autocast) for FM checkpoints.
+
+    python benchmarks/bench_precision.py --model weights/fmd-zp --data data/split_zp/test.h5 \\
+        [--steps 3 4] [--rows 5000 --seeds 0 2] [--append]
+
+* speed: ms per sample of ``generate`` at batch 1 (one thread) and 256 / 4096 (all threads), median of
+  repeats after a warm-up, for each precision and step count; the ratio to float32 of the same run;
+* fidelity: mean W and MAE on the first ``--rows`` test rows (n_rep 5, pooled, the published protocol)
+  for each precision, step count and noise seed; the same noise in every precision, so the differences
+  are the precision's.
+
+Precisions (fastzdc.sampling.precision): ``float32`` (channels_last weights), ``bfloat16`` (bf16 weights,
+embedding float32, contiguous layout) and ``autocast`` (float32 weights under torch.autocast bf16).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import append_results, ensure_allocator_env, machine, median_time  # noqa: E402
+
+ensure_allocator_env()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from fastzdc.data import load_dataset  # noqa: E402
+from fastzdc.metrics import compare_counts  # noqa: E402
+from fastzdc.sampling.generator import load_generator  # noqa: E402
+
+VARIANTS = ("float32", "bfloat16", "autocast")
+
+
+def make(model: str, variant: str, steps: int | None):
+    gen = load_generator(model, steps=steps, precision="float32" if variant == "autocast" else variant)
+    if variant == "autocast":  # float32 weights, per-operation casts
+        gen._autocast = True
+    return gen
+
+
+def speed(model: str, cond: np.ndarray, steps_list, batches) -> list[str]:
+    rows, threads_all = [], torch.get_num_threads()
+    for steps in steps_list:
+        for batch in batches:
+            threads = 1 if batch == 1 else threads_all
+            torch.set_num_threads(threads)
+            c = np.resize(cond, (64 if batch == 1 else max(batch, 1024), 9))
+            base = None
+            for variant in VARIANTS:
+                gen = make(model, variant, steps)
+                t = 1e3 * median_time(lambda: gen.generate(c, seed=0, batch_size=batch), repeats=3 if batch >= 4096 else 5) / len(c)
+                base = base or t
+                rows.append(f"| {gen.name} | {gen.sampler['steps']} {gen.sampler['method']} | {variant} | {batch} | {threads} "
+                            f"| {t:.3f} | {base / t:.2f} |")
+                print(rows[-1], flush=True)
+    torch.set_num_threads(threads_all)
+    return rows
+
+
+def fidelity(model: str, ds, steps_list, seeds, n_rep: int) -> list[str]:
+    rows = []
+    for steps in steps_list:
+        for seed in seeds:
+            for variant in VARIANTS[:2]:
+                gen = make(model, variant, steps)
+                fake = np.concatenate([gen.generate(ds.conditions, seed=seed * 1000 + r) for r in range(n_rep)])
+                sc = compare_counts(ds.detector, ds.responses, fake, n_rep)
+                rows.append(f"| {gen.name} | {gen.sampler['steps']} {gen.sampler['method']} | {variant} | {seed} "
+                            f"| {sc['w_mean']:.3f} | {sc['mae']:.2f} |")
+                print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--data", required=True, help="test file (stand-in test split)")
+    ap.add_argument("--steps", type=int, nargs="*", default=[None])
+    ap.add_argument("--batches", type=int, nargs="*", default=[1, 256, 4096])
+    ap.add_argument("--rows", type=int, default=5000)
+    ap.add_argument("--seeds", type=int, nargs="*", default=[0])
+    ap.add_argument("--n-rep", type=int, default=5)
+    ap.add_argument("--no-fidelity", action="store_true")
+    ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--append", action="store_true", help="append to benchmarks/RESULTS.md")
+    args = ap.parse_args()
+    ds = load_dataset(args.data)
+    ds = ds.subset(slice(0, min(args.rows, len(ds))))
+    text = [f"## bfloat16 on the CPU: {args.model} (bench_precision.py; {machine()})", ""]
+    if not args.no_speed:
+        text += ["Speed: ms per sample of `generate` (median), ratio = float32 time / this time (same run).", "",
+                 "| model | sampler | precision | batch | threads | ms / sample | speed-up |", "|---|---|---|---:|---:|---:|---:|"]
+        text += speed(args.model, ds.conditions, args.steps, args.batches) + [""]
+    if not args.no_fidelity:
+        text += [f"Fidelity: first {len(ds)} rows of {args.data} (SYNTHETIC stand-in) x {args.n_rep} generations, pooled; "
+                 "same noise per seed in both precisions.", "",
+                 "| model | sampler | precision | noise seed | W | MAE |", "|---|---|---|---:|---:|---:|"]
+        text += fidelity(args.model, ds, args.steps, args.seeds, args.n_rep)
+    print("\n".join(text))
+    if args.append:
+        append_results("\n".join(text))
+
+
+if __name__ == "__main__":
+    main()
