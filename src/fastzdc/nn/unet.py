@@ -35,10 +35,40 @@ def _groups(c: int) -> int:
     return 1
 
 
+def _float32(x: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """``x`` in float32 and whether bfloat16/float16 autocast is on for its device."""
+    return x.float(), torch.is_autocast_enabled(x.device.type)
+
+
+class GroupNorm32(nn.GroupNorm):
+    """GroupNorm that stays float32 under autocast (a float32 input passes unchanged: outside autocast it
+    is GroupNorm, same checkpoints, same export). Under bfloat16 autocast on the CPU, PyTorch's bfloat16
+    GroupNorm is both slow on channels_last tensors and biased: +1.6 % photons on the ZN student, 0.5 %
+    with float32 norms, 0.2 % with the output convolution in float32 too (benchmarks/RESULTS.md)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32, autocast = _float32(x)
+        if not autocast:
+            return super().forward(x)
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x32).to(x.dtype)
+
+
+class Float32Conv2d(nn.Conv2d):
+    """Conv2d that stays float32 under autocast (the UNet's 1-channel output head; see GroupNorm32)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32, autocast = _float32(x)
+        if not autocast:
+            return super().forward(x)
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x32)
+
+
 class FiLMResBlock(nn.Module):
     def __init__(self, c: int, emb_dim: int, norm: bool = True) -> None:
         super().__init__()
-        self.norm = nn.GroupNorm(_groups(c), c) if norm else nn.Identity()
+        self.norm = GroupNorm32(_groups(c), c) if norm else nn.Identity()
         self.conv1 = nn.Conv2d(c, c, 3, padding=1)
         self.film = nn.Linear(emb_dim, 2 * c)
         self.conv2 = nn.Conv2d(c, c, 3, padding=1)
@@ -62,7 +92,7 @@ class TokenAttention(nn.Module):
 
     def __init__(self, c: int, emb_dim: int, heads: int = 2) -> None:
         super().__init__()
-        self.norm = nn.GroupNorm(_groups(c), c)
+        self.norm = GroupNorm32(_groups(c), c)
         self.cond = nn.Linear(emb_dim, c)
         self.attn = nn.MultiheadAttention(c, heads, batch_first=True)
         nn.init.zeros_(self.attn.out_proj.weight)
@@ -79,9 +109,9 @@ class TokenAttention(nn.Module):
 class CondUNet(nn.Module):
     """Velocity/denoiser network ``v(x, cond, t)`` on ``(B, in_ch, H, W)`` images.
 
-    The network runs in the dtype of its stem's weights and returns its input's dtype; ``cond`` and
-    ``t`` go to the embedding in its own dtype. A bfloat16 copy that keeps ``float32_modules`` in
-    float32 (:func:`fastzdc.sampling.precision.bf16_copy`) thus takes and returns float32 images.
+    Under bfloat16 autocast the convolutions run in bfloat16 while the GroupNorms and the output
+    convolution stay float32 (:class:`GroupNorm32`, :class:`Float32Conv2d`); ``auto_bfloat16`` lets
+    ``--precision auto`` pick that mode (:mod:`fastzdc.sampling.precision`).
 
     Args:
         in_shape: image shape ``(H, W)`` (44x44 or 56x30; any size works).
@@ -92,8 +122,8 @@ class CondUNet(nn.Module):
         norm: use GroupNorm in the residual blocks.
     """
 
-    float32_modules = ("emb", "cond_token")
-    """submodules kept in float32 when the rest runs in bfloat16 (the flow time needs float32)"""
+    auto_bfloat16 = True
+    """bfloat16 autocast measured safe for this network (fidelity unchanged; benchmarks/RESULTS.md)"""
 
     def __init__(
         self,
@@ -130,14 +160,11 @@ class CondUNet(nn.Module):
         self.up1 = nn.ModuleList(FiLMResBlock(c1, emb_dim, norm) for _ in range(blocks[1]))
         self.unpool0 = nn.ConvTranspose2d(c1, c0, 2, stride=2)
         self.up0 = nn.ModuleList(FiLMResBlock(c0, emb_dim, norm) for _ in range(blocks[0]))
-        self.out_norm = nn.GroupNorm(_groups(c0), c0) if norm else nn.Identity()
-        self.out = nn.Conv2d(c0, in_ch, 3, padding=1)
+        self.out_norm = GroupNorm32(_groups(c0), c0) if norm else nn.Identity()
+        self.out = Float32Conv2d(c0, in_ch, 3, padding=1)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        out_dtype, body = x.dtype, self.stem.weight.dtype
-        emb_dtype = self.emb.mix[0].weight.dtype
-        emb = self.emb(cond.to(emb_dtype), t.to(emb_dtype)).to(body)
-        x = x.to(body)
+        emb = self.emb(cond, t)
         ph, pw = self.pad_h, self.pad_w
         if ph or pw:
             x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
@@ -151,7 +178,7 @@ class CondUNet(nn.Module):
         for k, blk in enumerate(self.mid):
             h2 = blk(h2, emb)
             if k == 0 and self.attn is not None:
-                h2 = self.attn(h2, self.cond_token(cond.to(emb_dtype)).to(body) if self.cond_via == "token" else emb)
+                h2 = self.attn(h2, self.cond_token(cond) if self.cond_via == "token" else emb)
         u1 = self.unpool1(h2) + h1
         for blk in self.up1:
             u1 = blk(u1, emb)
@@ -161,7 +188,7 @@ class CondUNet(nn.Module):
         out = self.out(F.silu(self.out_norm(u0)))
         if ph or pw:
             out = out[:, :, ph // 2 : ph // 2 + self.in_shape[0], pw // 2 : pw // 2 + self.in_shape[1]]
-        return out.to(out_dtype)
+        return out
 
 
 def n_params(module: nn.Module) -> int:

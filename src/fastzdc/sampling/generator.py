@@ -15,7 +15,7 @@ from ..errors import FastZDCError
 from ..models import ModelKind, get_kind
 from ..nn.unet import n_params
 from ..training.checkpoint import WEIGHTS, load_config, load_tensors, load_weights_into, resolve
-from .precision import PRECISIONS, bf16_copy, resolve_precision, supports_bf16_weights
+from .precision import PRECISIONS, resolve_precision
 
 if TYPE_CHECKING:
     from ..export.runtime import OnnxGenerator
@@ -45,10 +45,9 @@ class ModelGenerator:
         net: the network with its (EMA) weights.
         scaler: the condition scaler fitted on the training split.
         sampler: sampler options (e.g. ``steps``, ``method``); defaults from the kind.
-        precision: ``"float32"``, ``"bfloat16"`` (bf16 weights where the network supports them, else
-            autocast) or ``"auto"`` (bfloat16 where it is native and measured safe, else float32); see
-            :mod:`fastzdc.sampling.precision`. The attribute holds the resolved value; assigning it
-            re-places the network.
+        precision: ``"float32"``, ``"bfloat16"`` (autocast) or ``"auto"`` (bfloat16 where it is native
+            and measured safe, else float32); see :mod:`fastzdc.sampling.precision`. The attribute
+            holds the resolved value.
     """
 
     def __init__(
@@ -79,33 +78,24 @@ class ModelGenerator:
     @precision.setter
     def precision(self, value: str) -> None:
         self._requested = value
-        self._place()
+        self._precision = resolve_precision(value, self.net, self.device)
 
     def _place(self) -> None:
-        """Move the network to the device in the chosen precision. In float32 on CPU the weights are
-        kept channels_last (measured 1.2x faster for these FiLM UNets at batch 256, RESULTS.md); in
-        bfloat16 a bf16-weight copy runs where the network supports one, autocast otherwise."""
+        """Move the network to the device; on CPU keep its weights channels_last (measured 1.2x faster
+        for these FiLM UNets at batch 256, benchmarks/RESULTS.md)."""
         self._precision = resolve_precision(self._requested, self.net, self.device)
         self.net.to(self.device)
-        self._autocast = False
-        self._run = self.net
-        if self._precision == "bfloat16" and supports_bf16_weights(self.net):
-            self._run = bf16_copy(self.net)
-            if self.device.type == "cuda":
-                self._run.to(memory_format=torch.channels_last)
-        elif self._precision == "bfloat16":
-            self._autocast = True
-        elif self.device.type == "cpu":
+        if self.device.type == "cpu":
             self.net.to(memory_format=torch.channels_last)
 
     @torch.no_grad()
     def generate_log(self, cond_scaled: torch.Tensor, noise: torch.Tensor, **sampler: Any) -> torch.Tensor:
         """log1p images from scaled conditions and explicit noise (used by export parity checks)."""
         opts = {**self.sampler, **{k: v for k, v in sampler.items() if v is not None}}
-        if self._autocast:
+        if self._precision == "bfloat16":
             with torch.autocast(self.device.type, dtype=torch.bfloat16):
-                return self.kind.sample(self._run, cond_scaled, noise, **opts)
-        return self.kind.sample(self._run, cond_scaled, noise, **opts)
+                return self.kind.sample(self.net, cond_scaled, noise, **opts)
+        return self.kind.sample(self.net, cond_scaled, noise, **opts)
 
     def generate(
         self, conditions: np.ndarray, *, seed: int | None = None, batch_size: int = 4096, device: Any = None, **sampler: Any
