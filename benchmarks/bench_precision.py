@@ -5,6 +5,8 @@
 
 * speed: ms per sample of ``generate`` at batch 1 (one thread) and 256 / 4096 (all threads), median of
   repeats after a warm-up, for each precision and step count; the ratio to float32 of the same run;
+* bias: the mean channel sums of bfloat16 against float32 on the same noise (first ``--bias-rows`` test
+  rows, one generation): the paired test that finds a precision's systematic photon-yield shift;
 * fidelity: mean W and MAE on the first ``--rows`` test rows (n_rep 5, pooled, the published protocol)
   for each precision, step count and noise seed; the same noise in every precision, so the differences
   are the precision's.
@@ -71,6 +73,19 @@ def fidelity(model: str, ds, steps_list, seeds, n_rep: int) -> list[str]:
     return rows
 
 
+def bias(model: str, ds, steps_list) -> list[str]:
+    rows = []
+    for steps in steps_list:
+        sums = {v: make(model, v, steps) for v in VARIANTS}
+        s = {v: g.detector.channel_sums(g.generate(ds.conditions, seed=5, batch_size=256)).mean(0) for v, g in sums.items()}
+        rel = 100 * (s["bfloat16"] - s["float32"]) / s["float32"]
+        g = sums["float32"]
+        rows.append(f"| {g.name} | {g.sampler['steps']} {g.sampler['method']} | {len(ds)} | "
+                    + " ".join(f"{r:+.2f}" for r in rel) + " |")
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True)
@@ -82,6 +97,7 @@ def main() -> None:
     ap.add_argument("--n-rep", type=int, default=5)
     ap.add_argument("--no-fidelity", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--bias-rows", type=int, default=1000, help="rows of the paired bias test (0: skip)")
     ap.add_argument("--append", action="store_true", help="append to benchmarks/RESULTS.md")
     args = ap.parse_args()
     ds = load_dataset(args.data)
@@ -91,6 +107,11 @@ def main() -> None:
         text += ["Speed: ms per sample of `generate` (median), ratio = float32 time / this time (same run).", "",
                  "| model | sampler | precision | batch | threads | ms / sample | speed-up |", "|---|---|---|---:|---:|---:|---:|"]
         text += speed(args.model, ds.conditions, args.steps, args.batches) + [""]
+    if args.bias_rows:
+        sub = ds.subset(slice(0, min(args.bias_rows, len(ds))))
+        text += ["Bias: mean channel sums in bfloat16 relative to float32 on the same noise (seed 5), %.", "",
+                 "| model | sampler | rows | ch1 ch2 ch3 ch4 ch5 (%) |", "|---|---|---:|---|"]
+        text += bias(args.model, sub, args.steps) + [""]
     if not args.no_fidelity:
         text += [f"Fidelity: first {len(ds)} rows of {args.data} (SYNTHETIC stand-in) x {args.n_rep} generations, pooled; "
                  "same noise per seed in both precisions.", "",
