@@ -1,4 +1,4 @@
-"""Inference precision on this machine: float32 vs bfloat16 autocast for FM checkpoints.
+"""Inference precision on this machine: float32 vs bfloat16 autocast for a checkpoint (FM or any kind).
 
     python benchmarks/bench_precision.py --model weights/fmd-zp --data data/split_zp/test.h5 \\
         [--steps 3 4] [--rows 5000 --seeds 0 2] [--append]
@@ -37,7 +37,13 @@ VARIANTS = ("float32", "bfloat16")
 
 
 def make(model: str, variant: str, steps: int | None):
-    return load_generator(model, steps=steps, precision=variant)
+    return load_generator(model, precision=variant, **({"steps": steps} if steps else {}))
+
+
+def label(gen) -> str:
+    """The sampler in a table cell: ``steps method`` for ODE samplers, the options otherwise."""
+    o = gen.sampler
+    return f"{o['steps']} {o['method']}" if "steps" in o else " ".join(f"{k} {v}" for k, v in o.items())
 
 
 def speed(model: str, cond: np.ndarray, steps_list, batches) -> list[str]:
@@ -52,7 +58,7 @@ def speed(model: str, cond: np.ndarray, steps_list, batches) -> list[str]:
                 gen = make(model, variant, steps)
                 t = 1e3 * median_time(lambda: gen.generate(c, seed=0, batch_size=batch), repeats=3 if batch >= 4096 else 5) / len(c)
                 base = base or t
-                rows.append(f"| {gen.name} | {gen.sampler['steps']} {gen.sampler['method']} | {variant} | {batch} | {threads} "
+                rows.append(f"| {gen.name} | {label(gen)} | {variant} | {batch} | {threads} "
                             f"| {t:.3f} | {base / t:.2f} |")
                 print(rows[-1], flush=True)
     torch.set_num_threads(threads_all)
@@ -67,7 +73,7 @@ def fidelity(model: str, ds, steps_list, seeds, n_rep: int) -> list[str]:
                 gen = make(model, variant, steps)
                 fake = np.concatenate([gen.generate(ds.conditions, seed=seed * 1000 + r) for r in range(n_rep)])
                 sc = compare_counts(ds.detector, ds.responses, fake, n_rep)
-                rows.append(f"| {gen.name} | {gen.sampler['steps']} {gen.sampler['method']} | {variant} | {seed} "
+                rows.append(f"| {gen.name} | {label(gen)} | {variant} | {seed} "
                             f"| {sc['w_mean']:.3f} | {sc['mae']:.2f} |")
                 print(rows[-1], flush=True)
     return rows
@@ -80,7 +86,7 @@ def bias(model: str, ds, steps_list) -> list[str]:
         s = {v: g.detector.channel_sums(g.generate(ds.conditions, seed=5, batch_size=256)).mean(0) for v, g in sums.items()}
         rel = 100 * (s["bfloat16"] - s["float32"]) / s["float32"]
         g = sums["float32"]
-        rows.append(f"| {g.name} | {g.sampler['steps']} {g.sampler['method']} | {len(ds)} | "
+        rows.append(f"| {g.name} | {label(g)} | {len(ds)} | "
                     + " ".join(f"{r:+.2f}" for r in rel) + " |")
         print(rows[-1], flush=True)
     return rows
