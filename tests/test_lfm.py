@@ -63,6 +63,18 @@ def test_noise_dither_is_uniform_and_stochastic_rounding_is_unbiased():
     assert set(n.unique().tolist()) == {0.0, 1.0} and float(n.mean()) == pytest.approx(0.3, abs=0.005)
 
 
+def test_noise_dither_is_float32_under_bfloat16_autocast():
+    """A bfloat16 convolution would round the ~1e3 mixtures to whole numbers: u = 0, a third of the light lost."""
+    from fastzdc.sampling.dither import NoiseDither
+
+    dither = NoiseDither(4, (44, 44))
+    noise = torch.randn(64, 4, 11, 11, generator=torch.Generator().manual_seed(2))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        u = dither(noise)
+    assert u.dtype == torch.float32 and torch.equal(u, dither(noise))
+    assert float(u.mean()) == pytest.approx(0.5, abs=0.01)
+
+
 def test_poisson_term_fits_the_mean_count_where_l2_on_log1p_falls_short():
     # one fibre seeing Poisson(0.3) photons: the l2 optimum in log1p units, exp(E[log1p n]) - 1, lies
     # ~25 % below the mean; the Poisson term's optimum is the mean

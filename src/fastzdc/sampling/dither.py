@@ -38,6 +38,10 @@ class NoiseDither(nn.Module):
         self.out_shape = tuple(out_shape)
 
     def forward(self, noise: torch.Tensor) -> torch.Tensor:
+        if torch.is_autocast_enabled(noise.device.type):
+            # v reaches ~1e3: a bfloat16 convolution keeps no fraction (u = 0, a third of the light lost)
+            with torch.autocast(noise.device.type, enabled=False):
+                return self.forward(noise.float())
         h, w = self.out_shape
         full_h, full_w = noise.shape[-2] * self.factor, noise.shape[-1] * self.factor
         top, left = (full_h - h) // 2, (full_w - w) // 2
