@@ -39,7 +39,7 @@ SampleOpt = Annotated[list[str] | None, typer.Option(
 
 PrecisionOpt = Annotated[str, typer.Option(
     help="Network precision: auto (bfloat16 where the hardware computes it natively -- CPUs with AMX or AVX512-BF16, "
-         "CUDA GPUs -- for the FM UNets, measured 1.3-1.6x faster at batch 256 on a 2-core AMX CPU, "
+         "CUDA GPUs -- for the FM UNets and the latent FMs, measured 1.3-1.8x faster on a 2-core AMX CPU, "
          "fidelity within the noise-seed scatter; float32 elsewhere), float32 or bfloat16.")]
 
 

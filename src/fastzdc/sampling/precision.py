@@ -7,9 +7,10 @@ GroupNorms and its output convolution in float32 even then (:class:`fastzdc.nn.u
 channels_last tensors and biases the photon yield. The ODE state stays float32.
 
 ``auto`` picks bfloat16 only where both hold: the hardware computes it natively (a CUDA GPU with
-bfloat16, a CPU with AMX or AVX512-BF16) and the network is marked ``auto_bfloat16`` (the FM UNets,
-whose fidelity in bfloat16 was measured equal to float32 within the noise seed's scatter:
-benchmarks/RESULTS.md, "bfloat16 on the CPU"); float32 otherwise.
+bfloat16, a CPU with AMX or AVX512-BF16) and the network is marked ``auto_bfloat16`` (the FM UNets
+and the latent FMs, whose fidelity in bfloat16 was measured equal to float32 within the noise seed's
+scatter: benchmarks/RESULTS.md, "bfloat16 on the CPU"; not the VQ prior, whose token draws change);
+float32 otherwise.
 
 >>> resolve_precision("auto", torch.nn.Linear(2, 2), torch.device("cpu"))
 'float32'
