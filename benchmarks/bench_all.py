@@ -5,9 +5,9 @@
 Same conditions for all (the first test particles of a stand-in set simulated here), warm-up, then
 the median of repeats of ``generate`` (device synchronised); ms per sample. Batch 1 runs on one
 thread (the O2 per-particle case), larger batches on all threads. Each model is timed at its default
-sampler and at the ``--steps`` variants, in float32 and, where ``--precision auto`` would pick it (the FM
-UNets on a CPU with AMX / AVX512-BF16), in bfloat16. On a GPU machine the models are timed there as well
-(float32 and bfloat16: bf16 weights for the FM UNets, autocast for the others). One table appended to benchmarks/RESULTS.md with the machine described: compare
+sampler and at the ``--steps`` variants, in float32 and, where ``--precision auto`` would pick it (the
+networks marked ``auto_bfloat16`` on a CPU with AMX / AVX512-BF16), in bfloat16 autocast. On a GPU
+machine the models are timed there as well (float32 and bfloat16 autocast). One table appended to benchmarks/RESULTS.md with the machine described: compare
 rows as ratios within it.
 """
 

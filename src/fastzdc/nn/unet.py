@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .embeddings import ConditionEmbedding
+from .float32 import in_float32
 
 
 def _groups(c: int) -> int:
@@ -42,20 +43,14 @@ class GroupNorm32(nn.GroupNorm):
     with float32 norms, 0.2 % with the output convolution in float32 too (benchmarks/RESULTS.md)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not torch.is_autocast_enabled(x.device.type):
-            return super().forward(x)
-        with torch.autocast(x.device.type, enabled=False):
-            return super().forward(x.float()).to(x.dtype)
+        return in_float32(super().forward, x).to(x.dtype)
 
 
 class Float32Conv2d(nn.Conv2d):
     """Conv2d that stays float32 under autocast (the UNet's 1-channel output head; see GroupNorm32)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not torch.is_autocast_enabled(x.device.type):
-            return super().forward(x)
-        with torch.autocast(x.device.type, enabled=False):
-            return super().forward(x.float())
+        return in_float32(super().forward, x)
 
 
 class FiLMResBlock(nn.Module):

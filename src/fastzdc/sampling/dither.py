@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..nn.float32 import in_float32
+
 SEED = 20251126
 
 
@@ -38,10 +40,10 @@ class NoiseDither(nn.Module):
         self.out_shape = tuple(out_shape)
 
     def forward(self, noise: torch.Tensor) -> torch.Tensor:
-        if torch.is_autocast_enabled(noise.device.type):
-            # v reaches ~1e3: a bfloat16 convolution keeps no fraction (u = 0, a third of the light lost)
-            with torch.autocast(noise.device.type, enabled=False):
-                return self.forward(noise.float())
+        # v reaches ~1e3: a bfloat16 convolution keeps no fraction (u = 0, a third of the light lost)
+        return in_float32(self._uniforms, noise)
+
+    def _uniforms(self, noise: torch.Tensor) -> torch.Tensor:
         h, w = self.out_shape
         full_h, full_w = noise.shape[-2] * self.factor, noise.shape[-1] * self.factor
         top, left = (full_h - h) // 2, (full_w - w) // 2
