@@ -4,11 +4,12 @@
 
 Same conditions for all (the first test particles of a stand-in set simulated here), warm-up, then
 the median of repeats of ``generate`` (device synchronised); ms per sample. Batch 1 runs on one
-thread (the O2 per-particle case), larger batches on all threads. Each model is timed at its default
-sampler and at the ``--steps`` variants, in float32 and, where ``--precision auto`` would pick it (the
-networks marked ``auto_bfloat16`` on a CPU with AMX / AVX512-BF16), in bfloat16 autocast. On a GPU
-machine the models are timed there as well (float32 and bfloat16 autocast). One table appended to benchmarks/RESULTS.md with the machine described: compare
-rows as ratios within it.
+thread (the O2 per-particle case), larger batches on all threads. Each model (every checkpoint folder
+of ``--weights``) is timed at its default sampler and at the ``--steps`` variants, in float32 and,
+where ``--precision auto`` would pick it (the networks marked ``auto_bfloat16`` on a CPU with AMX /
+AVX512-BF16), in bfloat16 autocast. On a GPU machine the models are timed there as well (float32 and
+bfloat16 autocast). One table, appended to benchmarks/RESULTS.md with ``--append``, with the machine
+described: compare rows as ratios within it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import append_results, ensure_allocator_env, machine, median_time  # noqa: E402
+from _common import ensure_allocator_env, machine, publish, time_generate  # noqa: E402
 
 ensure_allocator_env()
 
@@ -26,16 +27,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from fastzdc.detector import get_detector  # noqa: E402
-from fastzdc.mc import MonteCarloGenerator, simulate  # noqa: E402
-from fastzdc.sampling.generator import load_generator  # noqa: E402
-
-
-def _time(gen, cond: np.ndarray, batch: int, threads: int, repeats: int) -> float:
-    torch.set_num_threads(threads)
-    sync = torch.cuda.synchronize if getattr(getattr(gen, "device", None), "type", "cpu") == "cuda" else None
-    n = len(cond)
-    t = median_time(lambda: gen.generate(cond, seed=0, batch_size=batch), repeats=repeats, warmup=1, sync=sync)
-    return 1e3 * t / n
+from fastzdc.inference import load_generator  # noqa: E402
+from fastzdc.mc import MonteCarloGenerator, simulate  # noqa: E402  (timed here, not a fidelity floor)
 
 
 def main() -> None:
@@ -62,11 +55,12 @@ def main() -> None:
         for b in args.batches:
             cond = batch.conditions[: max(b, 64)]
             threads = 1 if b == 1 else all_threads
-            row(d, "Monte Carlo fast", "O2 filter", "cpu", b, threads, _time(mc, cond, b, threads, 5))
+            ms = time_generate(mc, cond, b, threads=threads, repeats=5)
+            row(d, "Monte Carlo fast", "O2 filter", "cpu", b, threads, ms)
         if args.detailed:
             det_mc = MonteCarloGenerator(det, mode="detailed", nonempty=True)
-            row(d, "Monte Carlo detailed", "O2 filter", "cpu", args.detailed, all_threads,
-                _time(det_mc, batch.conditions[: args.detailed], args.detailed, all_threads, 1))
+            ms = time_generate(det_mc, batch.conditions[: args.detailed], args.detailed, threads=all_threads, repeats=1)
+            row(d, "Monte Carlo detailed", "O2 filter", "cpu", args.detailed, all_threads, ms)
         for path in models:
             for device in devices:
                 gen = load_generator(path, device=device)
@@ -88,14 +82,13 @@ def main() -> None:
                             n = max(b, 64) if device == "cpu" else b
                             cond = np.resize(batch.conditions, (n, 9))
                             threads = 1 if b == 1 else all_threads
-                            row(d, path.name, f"{label}, {precision}", device, b, threads, _time(g, cond, b, threads, 5 if b < 4096 else 3))
+                            ms = time_generate(g, cond, b, threads=threads, repeats=5 if b < 4096 else 3)
+                            row(d, path.name, f"{label}, {precision}", device, b, threads, ms)
     text = [f"## All generators, one run ({machine()})", "",
             "ms per sample of `generate` (median of repeats after warm-up; counts on the host). Batch 1 on one thread "
             "(the O2 per-particle case). SYNTHETIC stand-in conditions.", "",
             "| det | generator | setting | device | batch | threads | ms / sample |", "|---|---|---|---|---:|---:|---:|", *lines]
-    if args.append:
-        append_results("\n".join(text))
-    print("\n".join(text))
+    publish(text, args.append)
 
 
 if __name__ == "__main__":

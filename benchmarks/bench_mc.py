@@ -2,6 +2,7 @@
 
 Every event simulates both ZN and ZP; events are drawn with ``sample_particles`` and kept by O2's filter
 (ZN or ZP non-empty), end to end as a dataset writer would do it (images are consumed batch by batch).
+The Monte Carlo as a Generator (ms per sample at a batch size) is timed by bench_all.py.
 
     python benchmarks/bench_mc.py                 # prints markdown rows
     python benchmarks/bench_mc.py --append        # also appends them to benchmarks/RESULTS.md
@@ -24,7 +25,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 from fastzdc.mc import iter_simulate  # noqa: E402
 
 sys.path.insert(0, str(HERE))
-from _common import cpu_name  # noqa: E402
+from _common import append_results, cpu_name  # noqa: E402
 
 HEADER = (
     "| date (UTC) | machine | CPUs | what | kept events | raw events simulated | seconds | kept events/s | peak RSS |\n"
@@ -84,15 +85,7 @@ def main() -> None:
     print(HEADER)
     print(text)
     if args.append:
-        path = HERE / "RESULTS.md"
-        if not path.exists():
-            path.write_text("# Benchmark results\n\n")
-        existing = path.read_text()
-        with path.open("a") as f:
-            if SECTION not in existing:
-                f.write(f"\n{SECTION}\n\n{HEADER}\n")
-            f.write(text + "\n")
-        print(f"appended to {path}")
+        append_results(text, section=SECTION, header=HEADER)
 
 
 if __name__ == "__main__":

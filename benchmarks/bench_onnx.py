@@ -7,10 +7,11 @@
   Runtime float32 and float16, at batch 1 on one thread (the O2 per-particle case; also the bare model
   call: ``session.run`` against the network under ``torch.no_grad``), at batches 16 to 1024 on one thread
   (the crossover) and at 256 and 1024 on all threads; median of repeats after warm-up, all in one process;
-* fidelity: W (mean over the 5 channels) and MAE with ``fastzdc.metrics.compare_counts`` on the first
+* fidelity: W (mean over the 5 channels) and MAE with ``fastzdc.evaluation.metrics.compare_counts`` on the first
   ``--rows`` test rows, ``--n-rep`` generations per row pooled, for PyTorch, ONNX float32 and float16 (same
-  seed, hence the same noise), the graph-noise variant (its own noise), the Monte Carlo floor, and W of
-  O2's channel rule (exp(x) - 1 summed per channel, then rounded, instead of rounding every fibre).
+  seed, hence the same noise), the graph-noise variant (its own noise), the Monte Carlo floor
+  (``fastzdc.evaluation.floor_generator``), and W of O2's channel rule (exp(x) - 1 summed per channel,
+  then rounded, instead of rounding every fibre); ``--auc``: also the classifier AUCs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import append_results, ensure_allocator_env, machine, median_time  # noqa: E402
+from _common import ensure_allocator_env, first_rows, floor_counts  # noqa: E402
+from _common import machine, median_time, publish, time_generate  # noqa: E402
 
 ensure_allocator_env()
 
@@ -29,9 +31,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from fastzdc.data import load_dataset  # noqa: E402
-from fastzdc.export.runtime import load_onnx_generator, open_session  # noqa: E402
-from fastzdc.metrics import compare_counts, wasserstein_per_channel  # noqa: E402
-from fastzdc.sampling.generator import NoiseStream, load_generator  # noqa: E402
+from fastzdc.evaluation.metrics import compare_counts, wasserstein_per_channel  # noqa: E402
+from fastzdc.inference import load_generator  # noqa: E402
+from fastzdc.inference.onnx import open_session  # noqa: E402
+from fastzdc.sampling.noise import NoiseStream  # noqa: E402
 
 THREADS = torch.get_num_threads()
 
@@ -46,13 +49,12 @@ def speed(args, cond: np.ndarray) -> list[str]:
     rows = []
     for batch, threads, with_fp16 in SPEED_ROWS:
         torch.set_num_threads(threads)
-        gens = {"PyTorch": load_generator(args.model), "ONNX Runtime fp32": load_onnx_generator(args.export, threads=threads)}
+        gens = {"PyTorch": load_generator(args.model), "ONNX Runtime fp32": load_generator(backend="onnx", path=args.export, threads=threads)}
         if with_fp16:
-            gens["ONNX Runtime fp16"] = load_onnx_generator(args.export, precision="float16", threads=threads)
+            gens["ONNX Runtime fp16"] = load_generator(backend="onnx", path=args.export, precision="float16", threads=threads)
         n = 64 if batch == 1 else batch
         c = np.resize(cond, (n, 9))
-        res = {k: 1e3 * median_time(lambda g=g: g.generate(c, seed=0, batch_size=batch), repeats=3 if batch >= 256 else 5) / n
-               for k, g in gens.items()}
+        res = {k: time_generate(g, c, batch, repeats=3 if batch >= 256 else 5) for k, g in gens.items()}
         rows.append(_speed_row(batch, threads, "generate", res))
         if batch == 1:  # the bare model call per particle, as O2 makes it
             tg = gens["PyTorch"]
@@ -105,10 +107,7 @@ def _auc(ds, counts: np.ndarray) -> str:
 
 
 def fidelity(args) -> list[str]:
-    from fastzdc.mc import MonteCarloGenerator
-
-    ds = load_dataset(args.data)
-    ds = ds.subset(slice(0, args.rows))
+    ds = first_rows(args.data, args.rows)
     det = ds.detector
     tiled = np.tile(ds.conditions, (args.n_rep, 1))
     seed = 1
@@ -121,9 +120,9 @@ def fidelity(args) -> list[str]:
 
     score("PyTorch fp32", torch_gen.generate(tiled, seed=seed, batch_size=1024))
     print(scores, flush=True)
-    counts32, o2_sums, o2_raw_sums = _onnx_pass(load_onnx_generator(args.export), tiled, seed)
+    counts32, o2_sums, o2_raw_sums = _onnx_pass(load_generator(backend="onnx", path=args.export), tiled, seed)
     score("ONNX Runtime fp32", counts32)
-    score("ONNX Runtime fp16", _onnx_pass(load_onnx_generator(args.export, precision="float16"), tiled, seed)[0])
+    score("ONNX Runtime fp16", _onnx_pass(load_generator(backend="onnx", path=args.export, precision="float16"), tiled, seed)[0])
     print(scores, flush=True)
     # the same PyTorch model with other noise: how much W moves from seed to seed alone
     score("PyTorch fp32, seed 2 (other noise)", torch_gen.generate(tiled, seed=2, batch_size=1024))
@@ -136,8 +135,7 @@ def fidelity(args) -> list[str]:
     ref_sums = np.tile(det.channel_sums(ds.responses), (args.n_rep, 1))
     w_o2 = wasserstein_per_channel(ref_sums, o2_sums)
     w_o2_raw = wasserstein_per_channel(ref_sums, o2_raw_sums)
-    mc = MonteCarloGenerator(det, nonempty=bool(ds.attrs.get("o2_filter", False)))
-    mc_counts = mc.generate(tiled, seed=1_000_000_008)
+    mc_counts = floor_counts(ds, n_rep=args.n_rep, seed=1_000_000_008)
     floor = compare_counts(det, ds.responses, mc_counts, args.n_rep)
     firsts["floor"] = mc_counts[: len(ds)]
     w_torch = scores["PyTorch fp32"]["w_mean"]
@@ -181,9 +179,7 @@ def main() -> None:
         text += fidelity(args)
     text += ["", f"Load average (1 min) of this shared machine at the end: {os.getloadavg()[0]:.1f} on "
              f"{os.cpu_count()} cores (other jobs were running: compare ratios within this section)."]
-    print("\n".join(text))
-    if args.append:
-        append_results("\n".join(text))
+    publish(text, args.append)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@
   for each precision, step count and noise seed; the same noise in every precision, so the differences
   are the precision's.
 
-Precisions (fastzdc.sampling.precision): ``float32`` and ``bfloat16`` (torch.autocast; the UNet's
+Precisions (fastzdc.inference.precision): ``float32`` and ``bfloat16`` (torch.autocast; the UNet's
 GroupNorms and output convolution stay float32), channels_last weights in both.
 """
 
@@ -22,16 +22,15 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import append_results, ensure_allocator_env, machine, median_time  # noqa: E402
+from _common import ensure_allocator_env, first_rows, machine, publish, time_generate  # noqa: E402
 
 ensure_allocator_env()
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from fastzdc.data import load_dataset  # noqa: E402
-from fastzdc.metrics import compare_counts  # noqa: E402
-from fastzdc.sampling.generator import load_generator  # noqa: E402
+from fastzdc.evaluation.metrics import compare_counts  # noqa: E402
+from fastzdc.inference import load_generator  # noqa: E402
 
 VARIANTS = ("float32", "bfloat16")
 
@@ -51,17 +50,15 @@ def speed(model: str, cond: np.ndarray, steps_list, batches) -> list[str]:
     for steps in steps_list:
         for batch in batches:
             threads = 1 if batch == 1 else threads_all
-            torch.set_num_threads(threads)
             c = np.resize(cond, (64 if batch == 1 else max(batch, 1024), 9))
             base = None
             for variant in VARIANTS:
                 gen = make(model, variant, steps)
-                t = 1e3 * median_time(lambda: gen.generate(c, seed=0, batch_size=batch), repeats=3 if batch >= 4096 else 5) / len(c)
+                t = time_generate(gen, c, batch, threads=threads, repeats=3 if batch >= 4096 else 5)
                 base = base or t
                 rows.append(f"| {gen.name} | {label(gen)} | {variant} | {batch} | {threads} "
                             f"| {t:.3f} | {base / t:.2f} |")
                 print(rows[-1], flush=True)
-    torch.set_num_threads(threads_all)
     return rows
 
 
@@ -106,15 +103,14 @@ def main() -> None:
     ap.add_argument("--bias-rows", type=int, default=1000, help="rows of the paired bias test (0: skip)")
     ap.add_argument("--append", action="store_true", help="append to benchmarks/RESULTS.md")
     args = ap.parse_args()
-    ds = load_dataset(args.data)
-    ds = ds.subset(slice(0, min(args.rows, len(ds))))
+    ds = first_rows(args.data, args.rows)
     text = [f"## bfloat16 on the CPU: {args.model} (bench_precision.py; {machine()})", ""]
     if not args.no_speed:
         text += ["Speed: ms per sample of `generate` (median), ratio = float32 time / this time (same run).", "",
                  "| model | sampler | precision | batch | threads | ms / sample | speed-up |", "|---|---|---|---:|---:|---:|---:|"]
         text += speed(args.model, ds.conditions, args.steps, args.batches) + [""]
     if args.bias_rows:
-        sub = ds.subset(slice(0, min(args.bias_rows, len(ds))))
+        sub = first_rows(ds, args.bias_rows)
         text += ["Bias: mean channel sums in bfloat16 relative to float32 on the same noise (seed 5), %.", "",
                  "| model | sampler | rows | ch1 ch2 ch3 ch4 ch5 (%) |", "|---|---|---:|---|"]
         text += bias(args.model, sub, args.steps) + [""]
@@ -123,9 +119,7 @@ def main() -> None:
                  "same noise per seed in both precisions.", "",
                  "| model | sampler | precision | noise seed | W | MAE |", "|---|---|---|---:|---:|---:|"]
         text += fidelity(args.model, ds, args.steps, args.seeds, args.n_rep)
-    print("\n".join(text))
-    if args.append:
-        append_results("\n".join(text))
+    publish(text, args.append)
 
 
 if __name__ == "__main__":

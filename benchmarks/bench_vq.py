@@ -5,12 +5,14 @@
 
 * sweeps (validation split, first ``--rows`` rows, n_rep 1, one seed): mean W and MAE at each
   temperature with no top-k filter, at each top-k with temperature 1, then every top-k at the best
-  temperature and every temperature at the best top-k; beside the Monte Carlo re-simulation floor on the same rows. Table, plot
-  ``benchmarks/vq_sampling_<det>.png`` and the best setting (the candidate sampler defaults);
+  temperature and every temperature at the best top-k; beside the Monte Carlo floor on the same rows
+  (``fastzdc.evaluation.floor_generator``). Table, plot ``benchmarks/vq_sampling_<det>.png`` and the
+  best setting (the candidate sampler defaults);
 * speed: ms per sample of ``Generator.generate`` (particles in, uint16 counts out) with the
   checkpoint's sampler at batch 1 (one thread: the O2 per-particle case), 256 and 4096 (all threads),
-  float32, with the glibc allocator settings of ``_common.py``;
-* the VQ autoencoder's reconstruction W on the same rows (published, real ZN: 3.09).
+  float32, median over ``--rounds`` rounds of the median of ``--repeats`` calls, with the glibc
+  allocator settings of ``_common.py``;
+* the VQ autoencoder's reconstruction W on the same rows (the published VQ-GAN reaches 3.09 on real ZN).
 """
 
 from __future__ import annotations
@@ -20,15 +22,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import append_results, ensure_allocator_env, machine  # noqa: E402
+from _common import SPEED_HEADER, ensure_allocator_env, fidelity_header, first_rows  # noqa: E402
+from _common import machine, publish, speed_options, speed_rows  # noqa: E402
 
 ensure_allocator_env()
 
-from bench_lfm import fidelity_header, speed  # noqa: E402  (same harness: generate() timing, floor, recon W)
-
 from fastzdc.data import load_dataset  # noqa: E402
-from fastzdc.metrics import compare_counts  # noqa: E402
-from fastzdc.sampling.generator import load_generator  # noqa: E402
+from fastzdc.evaluation.metrics import compare_counts  # noqa: E402
+from fastzdc.inference import load_generator  # noqa: E402
 
 SEED = 11
 
@@ -105,23 +106,22 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=2000)
     ap.add_argument("--temperatures", type=float, nargs="*", default=[0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.4])
     ap.add_argument("--top-ks", type=int, nargs="*", default=[4, 8, 16, 32, 64, 128, 512])
-    ap.add_argument("--batches", type=int, nargs="*", default=[1, 256, 4096])
-    ap.add_argument("--no-speed", action="store_true")
+    speed_options(ap)
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--append", action="store_true", help="append to benchmarks/RESULTS.md")
     args = ap.parse_args()
     ds = load_dataset(args.data)
     det = ds.detector.name
-    sub = ds.subset(slice(0, args.rows))
+    sub = first_rows(ds, args.rows)
     gen = load_generator(args.prior)
     text = [f"## VQ-GAN {args.prior} ({machine()})", "",
             f"Prior: {gen.n_params:,} parameters (GPT + prefix MLP + VQ decoder), {gen.kind.n_tokens()} tokens, "
             f"checkpoint sampler {gen.sampler}; SYNTHETIC stand-in data.", ""]
     if not args.no_speed:
-        text += ["ms per sample of `generate` (particles -> uint16 counts), float32, median of 3 rounds.", "",
-                 "| model | sampler | precision | batch | threads | ms / sample | - |", "|---|---|---|---:|---:|---:|---:|"]
-        text += speed([("vq-prior", args.prior, "float32")], ds.conditions[:4096], tuple(args.batches))
-        print("\n".join(text), flush=True)
+        text += [f"ms per sample of `generate` (particles -> uint16 counts), float32, median over {args.rounds} rounds "
+                 f"of the median of {args.repeats} calls.", "", *SPEED_HEADER]
+        text += speed_rows([("vq-prior", args.prior, "float32")], ds.conditions[:4096], tuple(args.batches),
+                           rounds=args.rounds, repeats=args.repeats)
     if args.vq or not args.no_sweep:
         floor, lines = fidelity_header(sub, f"rows of {Path(args.data).name}", args.vq,
                                        "VQ reconstruction (decoder of the quantised encoding)")
@@ -136,9 +136,7 @@ def main() -> None:
         plot(out, n_codes, floor["w_mean"], png, f"VQ-GAN prior {det.upper()} on synthetic stand-in: W vs sampling")
         text += ["", f"Best: temperature {t:g}, top-k {k} -> W {w:.3f} ({w / floor['w_mean']:.2f} x floor), "
                  f"MAE {mae:.2f}. Plot: `{png.name}`."]
-    if args.append:
-        append_results("\n".join(text))
-    print("\n".join(text))
+    publish(text, args.append)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ prior's own decoder and each ``--decoders`` checkpoint, on the first ``--rows`` 
   mean photon sum and W;
 * the prior's samples at each ``--temperatures`` (top-k ``--top-k``): mean photon sum, W and MAE.
 
-The MC re-simulation floor is not computed here (see bench_vq.py); W at one row count compares rows.
+No Monte Carlo floor here (bench_vq.py gives it on the same rows): the rows of the table compare
+with each other at one row count.
 """
 
 from __future__ import annotations
@@ -23,21 +24,18 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import append_results, ensure_allocator_env, machine  # noqa: E402
+from _common import ensure_allocator_env, first_rows, machine, publish  # noqa: E402
 
 ensure_allocator_env()
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from fastzdc.data import load_dataset  # noqa: E402
-from fastzdc.metrics import compare_counts  # noqa: E402
-from fastzdc.models import get_kind  # noqa: E402
-from fastzdc.models.pretrained import load_first_stage  # noqa: E402
+from fastzdc.evaluation.metrics import compare_counts  # noqa: E402
+from fastzdc.inference import load_generator, read_checkpoint  # noqa: E402
 from fastzdc.sampling.categorical import filtered_probs, inverse_cdf, normal_to_uniform  # noqa: E402
+from fastzdc.sampling.counts import counts_from_log_images  # noqa: E402
 from fastzdc.sampling.dither import stochastic_round_log1p  # noqa: E402
-from fastzdc.sampling.generator import counts_from_log_images, load_generator  # noqa: E402
-from fastzdc.training.checkpoint import load_config, resolve  # noqa: E402
 
 SEED = 3
 
@@ -55,17 +53,17 @@ def main() -> None:
 
     gen = load_generator(args.prior)
     kind, net = gen.kind, gen.net
-    ds = load_dataset(args.data)
-    n = min(args.rows, len(ds))
-    real = ds.responses[:n]
-    cond = torch.from_numpy(gen.scaler.transform(ds.conditions[:n])).float()
+    ds = first_rows(args.data, args.rows)
+    n = len(ds)
+    real = ds.responses
+    cond = torch.from_numpy(gen.scaler.transform(ds.conditions)).float()
     images = torch.log1p(torch.from_numpy(real.astype(np.float32)))[:, None]
     gh, gw = kind.vq_kind.grid_shape()
 
     decoders = [("prior's own", net.decoder)]
     encoder = None
     for path in args.decoders:
-        vq = load_first_stage(get_kind("vq")(kind.detector, load_config(resolve(path))["hparams"]).build(), path)
+        vq = read_checkpoint(path)[1].eval()
         if not torch.equal(vq.quantizer.codebook, net.codebook):
             raise SystemExit(f"{path}: its codebook is not the prior's (the tokens would not match)")
         decoders.append((str(path), vq.decoder))
@@ -88,7 +86,7 @@ def main() -> None:
              "| decoder | tokens | photons | W | MAE |", "|---|---|---:|---:|---:|"]
     with torch.no_grad():
         if encoder is None:
-            encoder = load_first_stage(kind.vq_kind.build(), kind.hparams["vq"])
+            encoder = read_checkpoint(kind.hparams["vq"])[1].eval()
         tokens = encoder.tokens(images).reshape(n, -1)
         perm = torch.stack([torch.randperm(n, generator=gseed) for _ in range(tokens.shape[1])], 1)
         shuffled = torch.gather(tokens, 0, perm)
@@ -102,8 +100,7 @@ def main() -> None:
                 light, w, mae = score(decoder, toks)
                 lines.append(f"| {name} | {label} | {light:.1f} | {w:.3f} | {mae:.2f} |")
                 print(lines[-1], flush=True)
-    if args.append:
-        append_results("\n".join(lines))
+    publish(lines, args.append, echo=False)
 
 
 if __name__ == "__main__":

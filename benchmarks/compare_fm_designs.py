@@ -2,11 +2,12 @@
 
     python benchmarks/compare_fm_designs.py --data data/standin_zn.h5 [--rows 40000] [--epochs 2] [--append]
 
-Each design is trained with the same budget (``--epochs`` over the first ``--rows`` training rows of
-the published split, same seed and schedule), then scored on 2000 validation rows (W with n_rep = 1,
-default sampler) next to the Monte Carlo floor on the same rows, and timed (ms per sample at batch
-256 with the default sampler, median of repeats, float32 on this CPU). A short-budget comparison:
-it ranks designs, it does not give their converged fidelity.
+Each design (``--designs``, keys of ``FM_DESIGNS`` in ``_common.py``) is trained with the same budget
+(``--epochs`` over the first ``--rows`` training rows of the published split, same seed and schedule),
+then scored on 2000 validation rows (W with n_rep = 1, default sampler) next to the Monte Carlo floor
+on the same rows (``fastzdc.evaluation.floor_generator``), and timed (ms per sample at batch 256 with
+the default sampler, median of repeats, float32 on this CPU). A short-budget comparison: it ranks
+designs, it does not give their converged fidelity.
 """
 
 from __future__ import annotations
@@ -18,20 +19,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import append_results, ensure_allocator_env, machine, median_time  # noqa: E402
-from fm_designs import FM_DESIGNS  # noqa: E402
+from _common import FM_DESIGNS, ensure_allocator_env, floor_w, machine, publish, time_generate  # noqa: E402
 
 ensure_allocator_env()
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 from fastzdc.data import load_dataset, published_split  # noqa: E402
-from fastzdc.metrics import compare_counts  # noqa: E402
-from fastzdc.sampling.generator import load_generator  # noqa: E402
+from fastzdc.evaluation.metrics import compare_counts  # noqa: E402
+from fastzdc.evaluation.protocol import FLOOR_SEED_OFFSET  # noqa: E402
+from fastzdc.inference import load_generator  # noqa: E402
 from fastzdc.training.config import TrainConfig  # noqa: E402
 from fastzdc.training.loop import train  # noqa: E402
-from fastzdc.workflows import FLOOR_SEED_OFFSET, floor_generator  # noqa: E402
 
 DESIGNS = {label: model for label, model in FM_DESIGNS.values()}
 
@@ -48,8 +47,7 @@ def main() -> None:
     ds = load_dataset(args.data)
     sp = published_split(len(ds))
     val = ds.subset(np.sort(sp.val[:2000]))
-    floor = floor_generator(ds)
-    w_floor = compare_counts(ds.detector, val.responses, floor.generate(val.conditions, seed=FLOOR_SEED_OFFSET), 1)["w_mean"]
+    w_floor = floor_w(val, seed=FLOOR_SEED_OFFSET)["w_mean"]
     lines = []
     for name in args.designs:
         out = Path(args.out) / name.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
@@ -62,7 +60,7 @@ def main() -> None:
         fake = gen.generate(val.conditions, seed=3)
         w = compare_counts(ds.detector, val.responses, fake, 1)["w_mean"]
         c = np.resize(val.conditions, (256, 9))
-        ms = 1e3 * median_time(lambda: gen.generate(c, seed=0, batch_size=256), repeats=5) / 256
+        ms = time_generate(gen, c, 256, repeats=5)
         lines.append(f"| {name} | {gen.n_params} | {gen.sampler['steps']} {gen.sampler['method']} | {ms:.2f} | "
                      f"{w:.2f} | {w / w_floor:.2f} | {t_train:.0f} |")
         print(lines[-1], flush=True)
@@ -73,9 +71,7 @@ def main() -> None:
             f"Monte Carlo floor W {w_floor:.2f} on the same rows; time = ms per sample at batch 256 with the "
             "default sampler, 2 threads.", "",
             "| design | params | sampler | ms / sample | W | W / floor | train s |", "|---|---:|---|---:|---:|---:|---:|", *lines]
-    if args.append:
-        append_results("\n".join(text))
-    print("\n".join(text))
+    publish(text, args.append)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU session for the flow-matching issue (run by the device tool; $OUT comes back):
+# Flow-matching job for one GPU machine (everything it reports is written under $OUT):
 # GPU sampling benchmarks, then the FM designs trained side by side within a budget (scripts/train_designs.py).
 # Usage: OUT=/tmp/out bash scripts/device_fm.sh [TRAIN_BUDGET_S] [BENCH_BUDGET_S]
 set -uo pipefail

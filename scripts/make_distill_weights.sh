@@ -2,7 +2,7 @@
 # Produce the shipped few-step FM students (trajectory distillation of weights/fm-{zn,zp}) and their
 # test-split scores. SYNTHETIC stand-in data (data/standin_{zn,zp}.h5 and data/split_*, made by
 # scripts/make_weights.sh). ZN and ZP train side by side, one thread each: about 55 min on 2 CPU cores
-# (teacher samples of 20000 rows ~10 min, 4 epochs ~45 min; see README "Few-step students").
+# (teacher samples of 20000 rows ~10 min, 4 epochs ~45 min; see docs/models.md, "Few-step students").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FZ=${FZ:-.venv/bin/fastzdc}

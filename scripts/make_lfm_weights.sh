@@ -2,7 +2,7 @@
 # Produce the shipped latent-FM weights (conditional VAE, then a flow on its 64-number latents) and their
 # test-split scores. SYNTHETIC stand-in data (data/standin_{zn,zp}.h5, made by scripts/make_weights.sh).
 # ZN and ZP train side by side, one thread each: about 60 min on 2 CPU cores (VAE 5 epochs ~30–45 min,
-# flow 50 epochs ~10–15 min; see README "Latent flow matching").
+# flow 50 epochs ~10–15 min; see docs/models.md, "Latent flow matching").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FZ=${FZ:-.venv/bin/fastzdc}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Produce the VQ-GAN weights, their test-split scores and the sampling/speed benchmark.
 # SYNTHETIC stand-in data (data/standin_{zn,zp}.h5 and data/split_*, made by scripts/make_weights.sh).
-# Per detector, one thread each, ZN and ZP side by side (README "VQ-GAN"):
+# Per detector, one thread each, ZN and ZP side by side (docs/models.md, "VQ-GAN"):
 #   1. the VQ autoencoder (3 epochs, ~25 min per detector on a shared core);
 #   2. the transformer prior on its tokens (6 epochs, ~80 min);
 #   3. the decoder retrained with token noise, encoder and codebook frozen (1 epoch, ~5 min);

@@ -1,13 +1,14 @@
 """Train several flow-matching designs side by side within one wall-clock budget (one GPU or CPU).
 
-    python scripts/train_designs.py --runs zn:film zp:film zp:deq --data-dir data --out runs/designs \
+    python scripts/train_designs.py --runs zn:film zp:film zp:deq --data-dir data --out runs/designs \\
         --budget-s 300 [--set batch_size=1024 --set lr=4e-3]
 
-Each run is ``configs/fm-<det>.toml`` with the design's model options (benchmarks/fm_designs.py) and
-the ``--set`` overrides, trained by the project's one loop (``fastzdc.training.loop.train``) in its own
-process. To use the budget fully without guessing speeds, all runs first train one probe epoch side
-by side (same contention as later); each run then gets ``epochs = (budget - its start-up) / its
-epoch time`` so the one-cycle schedule completes inside the budget. Results: ``OUT/<det>-<design>/``
+Each run is ``configs/fm-<det>.toml`` with the design's model options (``FM_DESIGNS`` in
+benchmarks/_common.py, or ``wA-B-C`` for FiLM widths A-B-C) and the ``--set`` overrides, trained by
+the project's one loop (``fastzdc.training.loop.train``) in its own process. To use the budget fully
+without guessing speeds, all runs first train one probe epoch side by side (same contention as
+later); each run then gets ``epochs = (budget - its start-up) / its epoch time`` so the one-cycle
+schedule completes inside the budget. Results: ``OUT/<det>-<design>/``
 (best/, last/), ``OUT/<det>-<design>.log`` and ``OUT/summary.json``.
 """
 
@@ -26,14 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "src"))
 
-from fm_designs import FM_DESIGNS  # noqa: E402
+from _common import fm_design  # noqa: E402
 
 from fastzdc.training.config import TrainConfig, parse_set  # noqa: E402
 
 
 def run_config(det: str, design: str, sets: list[str]) -> TrainConfig:
     cfg = TrainConfig.from_toml(ROOT / "configs" / f"fm-{det}.toml")
-    design_sets = {f"model.{k}": v for k, v in FM_DESIGNS[design][1].items()}
+    design_sets = {f"model.{k}": v for k, v in fm_design(design)[1].items()}
     return cfg.with_overrides({**design_sets, **parse_set(sets)})
 
 
@@ -72,7 +73,7 @@ def wait_all(procs: dict[str, subprocess.Popen], deadline: float) -> dict[str, i
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--runs", nargs="+", default=[], help="DET:DESIGN, designs from benchmarks/fm_designs.py")
+    ap.add_argument("--runs", nargs="+", default=[], help="DET:DESIGN, designs of FM_DESIGNS in benchmarks/_common.py")
     ap.add_argument("--data-dir", default="data", help="holds standin_zn.h5 / standin_zp.h5")
     ap.add_argument("--out", default="runs/designs")
     ap.add_argument("--budget-s", type=float, default=300, help="wall-clock seconds for the main trainings")
@@ -121,7 +122,7 @@ def main() -> None:
         res_file = Path(spec["out"]) / "result.json"
         res = json.loads(res_file.read_text()) if res_file.exists() else {}
         det, design, _ = cfgs[n]
-        summary[n] = {"detector": det, "design": design, "label": FM_DESIGNS[design][0], "exit": codes[n],
+        summary[n] = {"detector": det, "design": design, "label": fm_design(design)[0], "exit": codes[n],
                       "epochs": epochs[n], **{k: res.get(k) for k in ("best_val_w", "seconds", "wall_s", "n_params", "history")}}
         print(f"{n}: exit {codes[n]}, {epochs[n]} epochs, best val W {res.get('best_val_w')}, {res.get('seconds')} s", flush=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))

@@ -18,16 +18,17 @@ import torch
 from onnx import TensorProto, helper
 
 from fastzdc import ZN, ZP, FastZDCError
+from fastzdc.checkpoint import save_checkpoint
 from fastzdc.data import StandardScaler, write_h5
-from fastzdc.export.backend import choose_backend
-from fastzdc.export.card import load_card
 from fastzdc.export.exporter import TOLERANCE
-from fastzdc.export.graph import with_graph_noise
 from fastzdc.export.o2 import O2ParticleSimulation, calculate_channels, load_scales
-from fastzdc.export.runtime import OnnxGenerator, load_onnx_generator, open_session
+from fastzdc.export.rewrite import with_graph_noise
+from fastzdc.inference import load_generator
+from fastzdc.inference.backend import choose_backend
+from fastzdc.inference.card import load_card
+from fastzdc.inference.onnx import OnnxGenerator, open_session
 from fastzdc.models import get_kind
-from fastzdc.sampling.generator import NoiseStream, load_generator
-from fastzdc.training.checkpoint import save_checkpoint
+from fastzdc.sampling.noise import NoiseStream
 
 from .conftest import leftovers, make_dataset
 
@@ -148,7 +149,7 @@ def test_onnx_equals_torch_on_the_same_noise(tiny_ckpt, tiny_export):
     noise = NoiseStream(5, (1, 56, 30)).rows(0, 12)
     ref = torch_gen.generate_log(torch.from_numpy(cond), noise).numpy()[:, 0]
     for precision in ("float32", "float16"):
-        gen = load_onnx_generator(out, precision=precision, threads=1)
+        gen = load_generator(backend="onnx", path=out, precision=precision, threads=1)
         got = gen.generate_log(cond, noise.numpy())
         assert np.abs(got - ref).max() <= TOLERANCE[precision], precision
 
@@ -275,7 +276,7 @@ def test_onnx_backend_exports_a_checkpoint_in_memory(tiny_ckpt, cond_file):
     a, b = onnx_gen.generate(cond, seed=4, batch_size=3), torch_gen.generate(cond, seed=4)
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1 and np.mean(a != b) < 1e-3
     with pytest.raises(FastZDCError, match="float16"):
-        load_onnx_generator(tiny_ckpt, precision="float16")
+        load_generator(backend="onnx", path=tiny_ckpt, precision="float16")
 
 
 def test_auto_backend_choice(tiny_ckpt, tiny_export):
@@ -341,11 +342,11 @@ def test_shipped_exports_are_current_and_match_pytorch(det, name):
     noise = NoiseStream(8, tuple(card["noise_shape"])).rows(0, 16)
     ref = torch_gen.generate_log(torch.from_numpy(cond), noise).numpy()[:, 0]
     for precision in ("float32", "float16"):
-        onnx_gen = load_onnx_generator(folder, precision=precision, threads=1)
+        onnx_gen = load_generator(backend="onnx", path=folder, precision=precision, threads=1)
         assert np.abs(onnx_gen.generate_log(cond, noise.numpy()) - ref).max() <= TOLERANCE[precision], precision
     # the counts the two back ends return: equal but for a rare fibre on a rounding boundary
     t = torch_gen.generate(make_dataset(16, SHIPPED[det], seed=11).conditions, seed=8).astype(int)
-    o = load_onnx_generator(folder, threads=1).generate(make_dataset(16, SHIPPED[det], seed=11).conditions, seed=8).astype(int)
+    o = load_generator(backend="onnx", path=folder, threads=1).generate(make_dataset(16, SHIPPED[det], seed=11).conditions, seed=8).astype(int)
     assert np.abs(t - o).max() <= 1 and np.mean(t != o) < 1e-3
 
 
@@ -354,7 +355,7 @@ def test_o2_per_particle_procedure_reproduces_the_channel_sums(det):
     folder = _shipped(det)
     detector = SHIPPED[det]
     sim = O2ParticleSimulation(folder / "model.onnx", folder / "scaler.txt", detector)
-    gen = load_onnx_generator(folder, threads=1)
+    gen = load_generator(backend="onnx", path=folder, threads=1)
     particles = make_dataset(4, detector, seed=12).conditions
     noise = NoiseStream(9, gen.noise_shape).rows(0, 4).numpy()
     counts = gen.counts(gen.scaler.transform(particles), noise)  # what fastzdc's generate returns for this noise
@@ -372,7 +373,7 @@ def test_o2_per_particle_procedure_reproduces_the_channel_sums(det):
 
 
 def test_sessions_never_spin_idle_cores():
-    from fastzdc.export.runtime import session_options
+    from fastzdc.inference.onnx import session_options
 
     so = session_options(1)
     assert so.intra_op_num_threads == 1 and so.inter_op_num_threads == 1
@@ -380,3 +381,15 @@ def test_sessions_never_spin_idle_cores():
         assert so.get_session_config_entry(f"session.{pool}_op.allow_spinning") == "0"
     with pytest.raises(FastZDCError, match="threads"):
         session_options(0)
+
+
+def test_evaluate_an_export_folder_with_a_report(cli, tiny_ckpt, tiny_export, tmp_path):
+    """The report's steps sweep leaves out a graph whose steps are unrolled, instead of failing after scoring."""
+    data = tmp_path / "test.h5"
+    write_h5(make_dataset(30, ZP, seed=3), data)
+    res = cli("evaluate", "--data", data, "--model", tiny_export[0], "--model", tiny_ckpt, "--no-floor", "--n-rep", "2",
+              "--quick", "--out", tmp_path / "rep", "--json")
+    assert res.code == 0, res.err
+    out = res.json()
+    assert [r["extra"]["sampler"]["steps"] for r in out["results"]] == [2, 2]  # the tiny checkpoint samples with 2 steps
+    assert (tmp_path / "rep" / "report.html").is_file()

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from fastzdc import ZN, ZP, FastZDCError
+from fastzdc.checkpoint import WEIGHTS, load_tensors
 from fastzdc.data import write_h5
+from fastzdc.inference import load_generator
 from fastzdc.models import get_kind
-from fastzdc.sampling.generator import load_generator
 from fastzdc.sampling.ode import evaluations, integrate
-from fastzdc.training.checkpoint import WEIGHTS, load_tensors
 from fastzdc.training.config import TrainConfig, parse_set
 from fastzdc.training.loop import lr_at, train
 
@@ -152,7 +152,7 @@ def test_config_toml_and_overrides(tmp_path):
 
 
 def test_dequantized_decoding_is_the_inverse_of_the_training_map():
-    from fastzdc.sampling.generator import counts_from_log_images
+    from fastzdc.sampling.counts import counts_from_log_images
 
     n = torch.tensor([0.0, 1.0, 2.0, 7.0, 500.0]).reshape(1, 1, 1, 5)
     u = torch.tensor([0.0, 0.3, 0.99, 0.5, 0.01]).reshape(1, 1, 1, 5)

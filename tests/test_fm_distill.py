@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from fastzdc import ZN, FastZDCError
+from fastzdc.checkpoint import WEIGHTS, load_tensors
 from fastzdc.data import write_h5
+from fastzdc.inference import load_generator
 from fastzdc.models import get_kind
 from fastzdc.models.ae_losses import channel_sum_loss
-from fastzdc.sampling.generator import load_generator
 from fastzdc.sampling.ode import integrate, time_grid
-from fastzdc.training.checkpoint import WEIGHTS, load_tensors
+from fastzdc.training.first_stage import load_first_stage, make_kind
 from fastzdc.training.loop import train
 
 from .conftest import make_dataset
@@ -70,11 +71,11 @@ def _distill_cfg(teacher, **kw):
 
 
 def test_student_starts_as_the_teacher_and_learns_to_reach_its_samples(tmp_path, teacher):
-    kind = get_kind("fm-distill")(ZN, _distill_cfg(teacher).model)
+    kind = make_kind("fm-distill", ZN, _distill_cfg(teacher).model)
     assert kind.hparams["widths"] == TINY["widths"] and len(kind.hparams["teacher_weights_sha256"]) == 64
     net = kind.build()
     cond = torch.randn(40, 9)
-    pairs = kind.training_inputs(net, iter([(torch.zeros(20, 1, 44, 44), cond[:20]), (torch.zeros(20, 1, 44, 44), cond[20:])]))
+    pairs = kind.training_inputs(net, iter([(torch.zeros(20, 1, 44, 44), cond[:20]), (torch.zeros(20, 1, 44, 44), cond[20:])]), load_first_stage(kind))
     assert pairs.shape == (40, 2, 44, 44)
     teacher_net = get_kind("fm")(ZN, TINY).build()
     teacher_net.load_state_dict(load_tensors(teacher["teacher"] / WEIGHTS))
@@ -86,7 +87,7 @@ def test_student_starts_as_the_teacher_and_learns_to_reach_its_samples(tmp_path,
         loss0 = float(kind.loss(net, pairs, cond, torch.Generator()))
         one_step = integrate(lambda x, t: net(x, cond, t), pairs[:, :1], 1, "midpoint")
         assert loss0 == pytest.approx(float(torch.mean((one_step - ref) ** 2)), rel=1e-5)
-        summed = get_kind("fm-distill")(ZN, {**_distill_cfg(teacher).model, "w_sum": 0.5})
+        summed = make_kind("fm-distill", ZN, {**_distill_cfg(teacher).model, "w_sum": 0.5})
         expect = loss0 + 0.5 * float(channel_sum_loss(ZN, one_step, ref.clamp_min(0.0)))
         assert float(summed.loss(net, pairs, cond, torch.Generator())) == pytest.approx(expect, rel=1e-5) and expect > loss0
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
@@ -120,13 +121,13 @@ def test_distilled_checkpoint_is_self_contained_samples_with_its_steps_and_resum
 
 def test_bad_teachers_and_options_fail_early(tmp_path, teacher):
     with pytest.raises(FastZDCError, match="needs a trained FM teacher"):
-        get_kind("fm-distill")(ZN, {})
+        make_kind("fm-distill", ZN, {})
     with pytest.raises(FastZDCError, match="steps"):
-        get_kind("fm-distill")(ZN, {"teacher": str(teacher["teacher"]), "steps": 0})
+        make_kind("fm-distill", ZN, {"teacher": str(teacher["teacher"]), "steps": 0})
     with pytest.raises(FastZDCError, match="method"):
-        get_kind("fm-distill")(ZN, {"teacher": str(teacher["teacher"]), "teacher_method": "rk4"})
+        make_kind("fm-distill", ZN, {"teacher": str(teacher["teacher"]), "teacher_method": "rk4"})
     other = tmp_path / "vae"
     train(_cfg("vae", "zn", {"enc_widths": [4, 8, 8], "dec_widths": [4, 8], "dec_blocks": [0, 1], "disc_widths": [4, 4, 8]}, epochs=1),
           teacher["data"], other, progress=False)
     with pytest.raises(FastZDCError, match="must be a fm checkpoint"):
-        get_kind("fm-distill")(ZN, {"teacher": str(other / "best")})
+        make_kind("fm-distill", ZN, {"teacher": str(other / "best")})

@@ -11,12 +11,14 @@ import pytest
 import torch
 
 from fastzdc import ZN, ZP, FastZDCError
+from fastzdc.checkpoint import STATE, WEIGHTS, load_tensors
 from fastzdc.data import write_h5
+from fastzdc.inference import load_generator
 from fastzdc.models import get_kind
+from fastzdc.nn.balance import grad_normalize
 from fastzdc.nn.discriminator import hinge_critic_loss
-from fastzdc.sampling.generator import NoiseStream, load_generator
-from fastzdc.training.balance import grad_normalize
-from fastzdc.training.checkpoint import STATE, WEIGHTS, load_tensors
+from fastzdc.sampling.noise import NoiseStream
+from fastzdc.training.first_stage import load_first_stage, make_kind
 from fastzdc.training.loop import train
 
 from .conftest import make_dataset
@@ -49,7 +51,8 @@ def test_grad_normalize_is_identity_forward_and_fixes_the_gradient_norm():
 
 
 def test_noise_dither_is_uniform_and_stochastic_rounding_is_unbiased():
-    from fastzdc.sampling.dither import NoiseDither, stochastic_round_log1p
+    from fastzdc.nn.dither import NoiseDither
+    from fastzdc.sampling.dither import stochastic_round_log1p
 
     dither = NoiseDither(4, (56, 30))
     noise = torch.randn(3000, 4, 14, 8, generator=torch.Generator().manual_seed(0))
@@ -65,7 +68,7 @@ def test_noise_dither_is_uniform_and_stochastic_rounding_is_unbiased():
 
 def test_noise_dither_is_float32_under_bfloat16_autocast():
     """A bfloat16 convolution would round the ~1e3 mixtures to whole numbers: u = 0, a third of the light lost."""
-    from fastzdc.sampling.dither import NoiseDither
+    from fastzdc.nn.dither import NoiseDither
 
     dither = NoiseDither(4, (44, 44))
     noise = torch.randn(64, 4, 11, 11, generator=torch.Generator().manual_seed(2))
@@ -171,11 +174,11 @@ def test_latent_fm_rejects_missing_wrong_and_foreign_vae_checkpoints(tmp_path, d
 def test_latent_fm_training_inputs_are_standardised(data):
     from fastzdc.training.loop import _training_batches
 
-    kind = get_kind("latent-fm")(ZN, {**LFM_TINY, "vae": str(data["vae_zn"]), "posterior_sample": False})
+    kind = make_kind("latent-fm", ZN, {**LFM_TINY, "vae": str(data["vae_zn"]), "posterior_sample": False})
     net = kind.build()
     resp = make_dataset(50, ZN, seed=2).responses
     cond = torch.zeros(len(resp), 9)
-    enc = kind.training_inputs(net, _training_batches(resp, cond, torch.device("cpu"), "encode", False, batch=16))
+    enc = kind.training_inputs(net, _training_batches(resp, cond, torch.device("cpu"), "encode", False, batch=16), load_first_stage(kind))
     assert enc.shape == (50, 8, 11, 11)
     z = net.standardize(enc[:, :4])
     assert torch.allclose(z.mean((0, 2, 3)), torch.zeros(4), atol=1e-4)
@@ -212,7 +215,7 @@ def test_latent_fm_checkpoint_is_self_contained_seeded_and_resumes_exactly(tmp_p
 
 @pytest.mark.parametrize("net", [{"net": "mlp"}, {"net": "conv", "hidden": 8}, {"net": "unet", "widths": [4, 8, 8], "mean_hidden": 0}])
 def test_latent_fm_sample_is_a_pure_traceable_function_of_conditions_and_noise(data, net):
-    kind = get_kind("latent-fm")(ZP, {**LFM_TINY, **net, "vae": str(data["vae_zp"])})
+    kind = make_kind("latent-fm", ZP, {**LFM_TINY, **net, "vae": str(data["vae_zp"])})
     torch.manual_seed(0)
     net = kind.build().eval().requires_grad_(False)
     cond, noise = torch.randn(3, 9), torch.randn(3, *kind.noise_shape())
@@ -252,7 +255,7 @@ def test_latent_fm_on_a_conditional_vae_trains_samples_and_checks_its_options(tm
     vae = str(tmp_path / "cvae" / "best")
     for bad, match in (({"net": "conv"}, "must be 'mlp'"),):
         with pytest.raises(FastZDCError, match=match):
-            get_kind("latent-fm")(ZP, {**LFM_TINY, **bad, "vae": vae})
+            make_kind("latent-fm", ZP, {**LFM_TINY, **bad, "vae": vae})
     train(_cfg("latent-fm", "zp", {**LFM_TINY, "vae": vae, "mean_hidden": 0}, epochs=1), data["zp"], tmp_path / "lfm", progress=False)
     gen = load_generator(tmp_path / "lfm")
     assert gen.kind.noise_shape() == (2, 14, 8) and gen.kind.latent_shape() == (6, 1, 1)
@@ -275,7 +278,7 @@ def test_latent_fm_rejects_a_vector_latent_larger_than_its_noise_grid(tmp_path, 
     big = tmp_path / "big"
     train(_cfg("vae", "zp", {**CVAE_TINY, "z_dim": 113}, epochs=1, max_train_rows=32), data["zp"], big, progress=False)
     with pytest.raises(FastZDCError, match="z_dim <= 112"):
-        get_kind("latent-fm")(ZP, {**LFM_TINY, "vae": str(big / "best")})
+        make_kind("latent-fm", ZP, {**LFM_TINY, "vae": str(big / "best")})
 
 
 # ---------------------------------------------------------------------------- CLI round trip

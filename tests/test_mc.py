@@ -47,9 +47,9 @@ def test_zn_mean_light_linear_in_energy():
         ratios.append(sums(b.responses["zn"]).mean() / e)
     ratios = np.array(ratios)
     # linear within +-10 % (each ratio within 10 % of the mean ratio); the residual rise with E is the
-    # genuine f_em growth of non-compensating calorimeters (physics.md §2.5)
+    # genuine f_em growth of non-compensating calorimeters (docs/mc.md)
     assert np.all(np.abs(ratios / ratios.mean() - 1) < 0.10), ratios
-    assert 0.30 < ratios.mean() < 0.45  # p.e./GeV of the printed neutron rows, physics.md §2.5
+    assert 0.30 < ratios.mean() < 0.45  # p.e./GeV of the printed neutron rows, docs/mc.md
 
 
 def test_zn_resolution_2760_gev_neutrons():

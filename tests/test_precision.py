@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from fastzdc import FastZDCError
+from fastzdc.inference import load_generator
+from fastzdc.inference import precision as prec
 from fastzdc.nn.unet import CondUNet
-from fastzdc.sampling import precision as prec
-from fastzdc.sampling.generator import load_generator
 from fastzdc.training.config import TrainConfig
 from fastzdc.training.loop import train
 from fastzdc.workflows import simulate_to_files

@@ -8,19 +8,20 @@ import numpy as np
 import pytest
 
 from fastzdc.detector import get_detector
-from fastzdc.metrics import evaluate_generator
+from fastzdc.evaluation.metrics import evaluate_generator
+from fastzdc.generator import GeneratorDefaults
 from fastzdc.mc import MonteCarloGenerator
 from fastzdc.report import DetectorEvaluation, build_report
 from fastzdc.report.plots import centroids
 
 
-class Scaled:
+class Scaled(GeneratorDefaults):
     """A deliberately degraded generator: the Monte Carlo with 20 % fewer photons."""
 
     def __init__(self, det):
         self.mc, self.detector, self.name, self.n_params = MonteCarloGenerator(det, nonempty=True), det, "scaled-mc", 7
 
-    def generate(self, cond, seed=None, batch_size=4096, device=None):
+    def generate(self, cond, seed=None, batch_size=4096, device=None, advance=None):
         return (self.mc.generate(cond, seed=seed) * 0.8).astype(np.uint16)
 
 
@@ -81,8 +82,8 @@ def test_centroid_of_single_pixel():
 def test_add_fidelity_any_n_rep(n_rep):
     """`evaluate --n-rep 1` must work: diversity needs repeats, so it is left out, not an error."""
     from fastzdc.data import Dataset
+    from fastzdc.evaluation import FLOOR_KEY, add_fidelity, score_generators
     from fastzdc.mc import simulate
-    from fastzdc.workflows import FLOOR_KEY, add_fidelity, score_generators
 
     det = get_detector("zp")
     b = simulate(n=80, detectors=("zp",), seed=5, keep_nonempty_only=True)

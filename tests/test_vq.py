@@ -12,14 +12,16 @@ import torch
 import torch.nn.functional as F
 
 from fastzdc import ZN, ZP, FastZDCError
+from fastzdc.checkpoint import STATE, WEIGHTS, load_tensors
 from fastzdc.data import write_h5
+from fastzdc.inference import load_generator
 from fastzdc.models import get_kind
 from fastzdc.nn.cond_tokens import FeatureTokenizer
 from fastzdc.nn.gpt import GPT
 from fastzdc.nn.quantize import VectorQuantizer
 from fastzdc.sampling.categorical import filtered_probs, inverse_cdf, normal_to_uniform, top_k_keep, top_p_keep
-from fastzdc.sampling.generator import NoiseStream, load_generator
-from fastzdc.training.checkpoint import STATE, WEIGHTS, load_tensors
+from fastzdc.sampling.noise import NoiseStream
+from fastzdc.training.first_stage import make_kind
 from fastzdc.training.loop import train
 
 from .conftest import make_dataset
@@ -197,13 +199,13 @@ def test_vq_training_records_codebook_usage_and_resumes_exactly(tmp_path, data):
 
 def test_prior_rejects_a_missing_or_foreign_first_stage(tmp_path, data):
     with pytest.raises(FastZDCError, match="vq-prior needs a trained VQ autoencoder"):
-        get_kind("vq-prior")(ZP, PRIOR_TINY)
+        make_kind("vq-prior", ZP, PRIOR_TINY)
     with pytest.raises(FastZDCError, match="trained on ZP"):
-        get_kind("vq-prior")(ZN, {**PRIOR_TINY, "vq": str(data["vq_zp"])})
+        make_kind("vq-prior", ZN, {**PRIOR_TINY, "vq": str(data["vq_zp"])})
     train(_cfg("vae", "zp", {k: v for k, v in VQ_TINY.items() if k not in ("n_codes", "code_dim")}, epochs=1),
           data["zp"], tmp_path / "vae", progress=False)
     with pytest.raises(FastZDCError, match="must be a vq checkpoint"):
-        get_kind("vq-prior")(ZP, {**PRIOR_TINY, "vq": str(tmp_path / "vae")})
+        make_kind("vq-prior", ZP, {**PRIOR_TINY, "vq": str(tmp_path / "vae")})
 
 
 def test_prior_checkpoint_is_self_contained_and_seeded(tmp_path, data):
@@ -287,7 +289,7 @@ def test_prior_with_tokenised_features_trains_resumes_and_samples(tmp_path, data
                                       ({"top_p": 1.5}, r"top_p must be a number in \(0, 1\]"),
                                       ({"beam": 2}, "unknown vq-prior sampler options: beam")])
 def test_bad_sampler_options_are_one_line_errors(data, opts, msg):
-    kind = get_kind("vq-prior")(ZP, {**PRIOR_TINY, "vq": str(data["vq_zp"])})
+    kind = make_kind("vq-prior", ZP, {**PRIOR_TINY, "vq": str(data["vq_zp"])})
     with pytest.raises(FastZDCError, match=msg):
         kind.sampler_options(opts)
 
@@ -348,7 +350,7 @@ def test_decoder_tuning_keeps_the_source_tokens_and_trains_only_the_decoder(tmp_
     assert frozen and all(torch.equal(new[k], src[k]) for k in frozen)
     assert any(not torch.equal(new[k], src[k]) for k in src if k.startswith("decoder."))
     with pytest.raises(FastZDCError, match="trained on ZP"):
-        get_kind("vq")(ZN, {"tune_decoder": str(data["vq_zp"])})
+        make_kind("vq", ZN, {"tune_decoder": str(data["vq_zp"])})
 
 
 def test_init_fine_tunes_from_a_checkpoint_with_its_scaler(tmp_path, data):

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from fastzdc import ZN, ZP, FastZDCError
+from fastzdc import ZP, FastZDCError
+from fastzdc.checkpoint import WEIGHTS, load_tensors
 from fastzdc.data import Dataset, load_dataset, write_h5
+from fastzdc.inference import load_generator
 from fastzdc.mc import MonteCarloGenerator, simulate, simulate_nonempty
-from fastzdc.sampling.generator import load_generator
-from fastzdc.training.checkpoint import WEIGHTS, load_tensors
 from fastzdc.training.config import TrainConfig
 from fastzdc.training.loop import train
-
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 At batch 4096 the activations of one network evaluation are hundreds of MB. glibc serves each of those
 buffers with a fresh ``mmap`` and gives it back with ``munmap`` on free, so every evaluation page-faults
-its whole working set again (cpu_performance.md §3: 2-4x at batch 4096). Two ``mallopt`` settings stop
+its whole working set again (2-4x at batch 4096, docs/performance.md). Two ``mallopt`` settings stop
 that: no ``mmap`` for large blocks (``M_MMAP_MAX = 0``: they come from the heap and are reused) and no
 trimming of the heap top below 2 GiB (``M_TRIM_THRESHOLD``). The environment variables
 ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=...`` do the same, but only when set before the process

@@ -224,7 +224,7 @@ def train(
 
 @app.command()
 def generate(
-    model: Annotated[Path, typer.Option(help="Checkpoint folder (or a run folder: its best/).")],
+    model: Annotated[Path, typer.Option(help="Checkpoint folder (or a run folder: its best/), ONNX export folder, or look-up folder.")],
     conditions: Annotated[Path, typer.Option(help="Particles: .h5, particles .npz, or .csv/.txt with 9 or 10 columns.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .h5 (streamed, bounded memory).")],
     steps: Annotated[int | None, typer.Option(help="Sampling steps (default: the checkpoint's).")] = None,
@@ -256,7 +256,7 @@ def generate(
 @app.command()
 def evaluate(
     data: Annotated[Path, typer.Option(help="Test dataset (.h5 or ALICE .npz), e.g. test.h5 from 'fastzdc split'.")],
-    model: Annotated[list[Path] | None, typer.Option(help="Checkpoint folder; repeat for several models.")] = None,
+    model: Annotated[list[Path] | None, typer.Option(help="Checkpoint, ONNX export or look-up folder; repeat for several models.")] = None,
     n_rep: Annotated[int, typer.Option(help="Generations per test condition (pooled), as published.")] = 5,
     floor: Annotated[bool, typer.Option(help="Add the original-data floor: the Monte Carlo re-simulates the test particles.")] = True,
     max_rows: Annotated[int, typer.Option(help="Use only the first rows of the test file (0 = all).")] = 0,
@@ -267,6 +267,9 @@ def evaluate(
     out: Annotated[Path | None, typer.Option(help="Folder for the HTML report (report.html), plots, results.json and results.csv.")] = None,
     fidelity: Annotated[bool, typer.Option(help="Classifier AUC (features and images), FPD/KPD, diversity, per energy bin and species.")] = True,
     quick: Annotated[bool, typer.Option(help="Skip the image classifier (seconds instead of tens of seconds per model).")] = False,
+    lookup: Annotated[Path | None, typer.Option(help="Training file (.h5/.npz) or look-up folder for the shower-library row "
+                                                     "after the floor (default: train.h5 beside --data, as written by 'fastzdc split').")] = None,
+    no_lookup: Annotated[bool, typer.Option("--no-lookup", help="Leave out the shower-library row.")] = False,
     precision: PrecisionOpt = "auto",
     json_out: JsonOpt = False,
 ) -> None:
@@ -278,7 +281,8 @@ def evaluate(
 
     result = evaluate_models(model or [], data, n_rep=n_rep, seed=seed, floor=floor, max_rows=max_rows,
                              steps=steps, method=method, progress=not json_out, out=out, fidelity=fidelity, quick=quick,
-                             sampler=_sample_opts(sample_opt), precision=precision.lower())
+                             sampler=_sample_opts(sample_opt), precision=precision.lower(),
+                             lookup=False if no_lookup else lookup)
     if json_out:
         _emit_json(result)
         return
@@ -286,6 +290,31 @@ def evaluate(
     print_result_table(result["results"], title=f"{result['rows_evaluated']} test rows x {n_rep} of {label} ({data})")
     if result.get("report"):
         console.print(f"report: {result['report']}")
+
+
+# --------------------------------------------------------------------------- lookup
+@app.command()
+def lookup(
+    data: Annotated[Path, typer.Option(help="Training file (.h5 or ALICE .npz), e.g. train.h5 from 'fastzdc split'.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Look-up folder to write (holds lookup.json only; the responses stay in --data).")],
+    k: Annotated[int, typer.Option(help="Neighbours to choose from: each particle gets the response of one of its k nearest training particles.")] = 8,
+    rescale: Annotated[bool, typer.Option(help="Thin a higher-energy neighbour's photons to the particle's energy (binomial).")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Build the shower-library baseline: a k-nearest-neighbour look-up of training responses.
+
+    Use the folder as --model in generate and evaluate, or as --lookup in evaluate. Distances are taken
+    in standardised particle features with log energy. The training file's SHA-256 is recorded and
+    checked on every load."""
+    from .workflows import build_lookup
+
+    result = build_lookup(data, out, k=k, rescale=rescale)
+    if json_out:
+        _emit_json(result)
+        return
+    console.print(f"look-up of {result['rows']} {result['detector'].upper()} responses (k {result['k']}"
+                  f"{', energy-rescaled' if rescale else ''}) -> {out}/: {result['memory_mb']:.0f} MB in memory, "
+                  f"built in {result['build_seconds']:.1f} s, {result['ms_per_sample']:.3f} ms/sample")
 
 
 # --------------------------------------------------------------------------- export onnx

@@ -2,7 +2,7 @@
 
 Everything that needs "44x44" or "56x30" asks a :class:`Detector`; no shape is written twice.
 
-Conventions (physics.md §1.2-1.3, O2 ``SpatialPhotonResponse``):
+Conventions (docs/mc.md, O2 ``SpatialPhotonResponse``):
 
 * one pixel = one quartz fibre; ``image[ix, iy]`` with the **first axis = x** (horizontal, the
   magnetic bending plane) and the second = y, both in the global ALICE frame;
@@ -37,8 +37,8 @@ CHANNEL_NAMES: tuple[str, ...] = ("ch1", "ch2", "ch3", "ch4", "ch5")
 class Detector:
     """One ZDC calorimeter.
 
-    Geometry from the O2 geometry (``ZDCBase/Geometry.h``, physics.md §1.1); the effective
-    (fibre-matrix diluted) material constants from physics.md §2.1 [CALC].
+    Geometry from the O2 geometry (``ZDCBase/Geometry.h``, docs/mc.md); the effective
+    (fibre-matrix diluted) material constants from docs/mc.md [CALC].
     """
 
     name: str

@@ -65,3 +65,42 @@ def _plain_progress(description: str, total: int | None, every_s: float = 30.0) 
 
     yield advance
     print(line(), file=sys.stderr, flush=True)
+
+
+class StageClock:
+    """The progress of a job made of stages of unequal cost (the demo): after each stage one line on
+    stderr with the fraction done, the time elapsed and an estimate of the time left.
+
+    Each stage has a weight (its expected cost in arbitrary units); the estimate is
+    ``elapsed / done * (total - done)`` in those units, refined as stages finish.
+    """
+
+    def __init__(self, label: str, total: float, enabled: bool = True) -> None:
+        self.label = label
+        self.total = float(total)
+        self.enabled = enabled
+        self.done = 0.0
+        self.start = time.perf_counter()
+
+    def estimate(self) -> tuple[float, float | None]:
+        """``(seconds elapsed, seconds left or None before the first stage ends)``."""
+        elapsed = time.perf_counter() - self.start
+        if self.done <= 0:
+            return elapsed, None
+        return elapsed, elapsed / self.done * max(self.total - self.done, 0.0)
+
+    def tick(self, weight: float, what: str = "") -> None:
+        """Stage ``what`` of cost ``weight`` is done."""
+        self.done = min(self.done + weight, self.total)
+        if not self.enabled:
+            return
+        elapsed, left = self.estimate()
+        eta = "" if left is None else f", about {_duration(left)} left"
+        stderr_console.print(f"[dim]{self.label}: {100 * self.done / self.total:.0f} % done ({what}), "
+                             f"{_duration(elapsed)} elapsed{eta}[/]", highlight=False)
+
+
+def _duration(seconds: float) -> str:
+    """``"45 s"``, ``"3 min 05 s"``."""
+    seconds = int(round(seconds))
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"

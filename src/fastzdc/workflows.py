@@ -101,16 +101,7 @@ def simulate_to_files(
             conditions = np.concatenate([b.conditions for b in parts])
             pdgid = np.concatenate([b.pdgid for b in parts])
     total = n if conditions is None else len(conditions) * repeat
-    attrs = {
-        "generator": mc.GENERATOR_NAME,
-        "generator_mode": mode,
-        "synthetic": True,
-        "seed": seed,
-        "params_hash": mc.params_hash(params),
-        "code_version": __version__,
-        "repeat": repeat,
-        "o2_filter": bool(keep_nonempty_only),
-    }
+    attrs = mc_attrs(params, mode=mode, seed=seed, repeat=repeat, o2_filter=bool(keep_nonempty_only))
     if conditions is None:
         batches = mc.iter_simulate(n=n, detectors=tuple(detectors), mode=mode, seed=seed, params=params,
                                    keep_nonempty_only=keep_nonempty_only, batch_size=batch_size)
@@ -151,6 +142,37 @@ def simulate_to_files(
             counts[d] = len(ds)
     return {"files": written, "rows": counts, "mode": mode, "seed": seed, "synthetic": True,
             "params_hash": attrs["params_hash"], "o2_filter": bool(keep_nonempty_only)}
+
+
+def mc_attrs(params: Any, *, mode: str, seed: int, repeat: int = 1, o2_filter: bool) -> dict[str, Any]:
+    """The provenance every Monte Carlo file and dataset carries (``synthetic`` is always True)."""
+    from . import mc
+
+    return {"generator": mc.GENERATOR_NAME, "generator_mode": mode, "synthetic": True, "seed": seed,
+            "params_hash": mc.params_hash(params), "code_version": __version__, "repeat": repeat, "o2_filter": o2_filter}
+
+
+def simulate_dataset(
+    n: int | None = None,
+    *,
+    detector: str = "zn",
+    conditions: np.ndarray | None = None,
+    mode: str = "fast",
+    seed: int = 0,
+    o2_filter: bool | None = None,
+) -> Dataset:
+    """One detector's stand-in responses in memory (:func:`fastzdc.simulate`)."""
+    from . import mc
+
+    det = get_detector(detector)
+    if (n is None) == (conditions is None):
+        raise FastZDCError("give either n (sampled particles) or conditions, not both")
+    keep = (conditions is None) if o2_filter is None else bool(o2_filter)
+    params = mc.default_params()
+    batch = mc.simulate(n, conditions, detectors=(det.name,), mode=mode, seed=seed, params=params,
+                        keep_nonempty_only=keep)
+    attrs = mc_attrs(params, mode=mode, seed=seed, o2_filter=keep)
+    return Dataset(batch.conditions, batch.responses[det.name], batch.pdgid, det, attrs)
 
 
 def _repeated_nonempty(conditions, pdgid, repeat, detectors, mode, seed, params, batch_size):
@@ -224,14 +246,13 @@ def generate_to_file(
     Memory stays bounded by ``chunk`` rows; the noise of chunk k comes from seed ``(seed, k)``, so the
     same seed gives the same responses whatever the batch size. ``backend``: ``torch``, ``onnx`` (ONNX
     Runtime, CPU; same noise, same numbers up to float rounding) or ``auto``
-    (:func:`fastzdc.export.backend.choose_backend`). ``sampler``: any sampler options of the model's kind
+    (:func:`fastzdc.inference.backend.choose_backend`). ``sampler``: any sampler options of the model's kind
     (``steps`` and ``method`` may also come as their own arguments). ``precision``: ``auto``, ``float32``
-    or ``bfloat16`` (:mod:`fastzdc.sampling.precision`; bfloat16 runs with PyTorch).
+    or ``bfloat16`` (:mod:`fastzdc.inference.precision`; bfloat16 runs with PyTorch).
     """
     import time
 
-    from .export.backend import choose_backend, is_export_dir
-    from .sampling.generator import load_generator, sampler_overrides
+    from .inference import load_generator, sampler_overrides
 
     if batch_size < 1:
         raise FastZDCError(f"--batch-size must be >= 1, got {batch_size}")
@@ -240,10 +261,7 @@ def generate_to_file(
     if file_format(out) != "h5":
         raise FastZDCError("generate writes HDF5: give an .h5 output", out)
     check_writable(out)
-    if backend == "auto" and precision == "bfloat16":
-        backend = "onnx" if is_export_dir(model) else "torch"
-    backend = choose_backend(model, backend, device=device, batch_size=batch_size)
-    gen = load_generator(model, device=device, backend=backend, precision=precision,
+    gen = load_generator(model, device=device, backend=backend, precision=precision, batch_size=batch_size,
                          **sampler_overrides(sampler, steps, method))
     conditions, pdgid = load_conditions(conditions_file)
     attrs = {
@@ -252,20 +270,19 @@ def generate_to_file(
         "seed": seed,
         "sampler": json_dumps(gen.sampler),
         "code_version": __version__,
-        "backend": backend,
-        "precision": str(getattr(gen, "precision", "float32")),
+        "backend": gen.backend,
+        "precision": gen.precision,
     }
     t0 = time.perf_counter()
     with H5Writer(out, gen.detector, attrs) as w, progress_bar(f"generate {gen.name}", len(conditions), progress) as advance:
         for k, start in enumerate(range(0, len(conditions), chunk)):
             sl = slice(start, start + chunk)
-            counts = gen.generate(conditions[sl], seed=seed * 7919 + k, batch_size=batch_size)
+            counts = gen.generate(conditions[sl], seed=seed * 7919 + k, batch_size=batch_size, advance=advance)
             w.append(conditions[sl], counts, pdgid[sl])
-            advance(len(counts))
     elapsed = time.perf_counter() - t0
     return {"file": str(out), "rows": int(len(conditions)), "model": gen.name, "detector": gen.detector.name,
             "sampler": gen.sampler, "seconds": round(elapsed, 3), "ms_per_sample": 1e3 * elapsed / len(conditions),
-            "backend": backend, "precision": attrs["precision"]}
+            "backend": gen.backend, "precision": attrs["precision"]}
 
 
 def json_dumps(obj: Any) -> str:
@@ -291,6 +308,7 @@ def evaluate_models(
     quick: bool = False,
     sampler: dict[str, Any] | None = None,
     precision: str = "float32",
+    lookup: str | Path | bool | None = None,
 ) -> dict[str, Any]:
     """Score models on a test file with the published protocol (n_rep generations per condition,
     pooled). With ``floor`` the Monte Carlo re-simulates the same test particles first: the
@@ -298,8 +316,11 @@ def evaluate_models(
     generator is this Monte Carlo). With ``out``: plots, report.html, results.json and results.csv
     there (:func:`fastzdc.report.build_report`). ``fidelity`` adds the classifier AUCs, FPD/KPD and
     the diversity ratio (:func:`add_fidelity`; ``quick``: without the image classifier). ``precision``:
-    the models' inference precision (:mod:`fastzdc.sampling.precision`; the CLI passes ``auto``)."""
-    from .sampling.generator import load_generator, sampler_overrides
+    the models' inference precision (:mod:`fastzdc.inference.precision`; the CLI passes ``auto``).
+    ``lookup``: the shower-library row after the floor, built from a training file or a look-up folder;
+    None looks for ``train.h5`` beside ``data`` (the layout of ``fastzdc split``), False leaves it out."""
+    from .evaluation import add_fidelity, floor_generator, score_generators, steps_sweep
+    from .inference import load_generator, sampler_overrides
 
     if n_rep < 1:
         raise FastZDCError(f"--n-rep must be >= 1, got {n_rep}")
@@ -312,8 +333,16 @@ def evaluate_models(
         gens.append((floor_generator(ds), True))
     elif floor:
         notes.append("no floor row: the data are not the stand-in, and the Monte Carlo cannot re-simulate them")
+    library = find_lookup(data, lookup)
+    if library is not None:
+        lib = load_lookup_from(library)
+        if lib.detector.name != ds.detector.name:
+            raise FastZDCError(f"the look-up is for {lib.detector.name.upper()}, data are {ds.detector.name.upper()}", library)
+        gens.append((lib, False))
+    elif lookup is not False:
+        notes.append("no look-up row: no train.h5 beside the test file; give --lookup TRAIN_FILE")
     for m in models:
-        g = load_generator(m, precision=precision, **sampler_overrides(sampler, steps, method))
+        g = load_generator(m, precision=precision, batch_size=batch_size, **sampler_overrides(sampler, steps, method))
         if g.detector.name != ds.detector.name:
             raise FastZDCError(f"model is for {g.detector.name.upper()}, data are {ds.detector.name.upper()}", m)
         gens.append((g, False))
@@ -341,111 +370,63 @@ def evaluate_models(
     return result
 
 
-def score_generators(
-    ds: Dataset, gens: list[tuple[Any, bool]], *, n_rep: int, seed: int, batch_size: int = 4096, progress: bool = True,
-    samples: dict[str, np.ndarray] | None = None,
-    repeats: dict[str, np.ndarray] | None = None,
-    repeat_rows: int = 500,
-) -> list[dict[str, Any]]:
-    """Result rows for ``(generator, is_floor)`` pairs on one test set: the published protocol
-    (``n_rep`` pooled generations per condition). The floor row is named "original data" and draws
-    from an offset seed; model rows record their sampler. With ``samples`` (a dict), each row's first
-    repetition is stored in it under the row's name (for plots); with ``repeats``, all ``n_rep``
-    repetitions of the first ``repeat_rows`` conditions (repetition-major, for the diversity test)."""
-    from .metrics import evaluate_generator
-
-    rows = []
-    for k, (g, is_floor) in enumerate(gens):
-        with progress_bar(f"{ds.detector.name.upper()} {g.name}: {n_rep} x {len(ds)} samples", None, progress):
-            gseed = FLOOR_SEED_OFFSET + seed if is_floor else seed + 1 + k
-            row, fake = evaluate_generator(g, ds.conditions, ds.responses, n_rep=n_rep, seed=gseed, batch_size=batch_size)
-        if is_floor:
-            row.name = f"original data (MC re-simulation, {g.name})"
-            row.extra["is_floor"] = True
-        else:
-            row.extra["sampler"] = dict(getattr(g, "sampler", {}))
-        key = FLOOR_KEY if is_floor else row.name
-        if samples is not None:
-            samples[key] = fake[: len(ds)]
-        if repeats is not None:
-            m = min(repeat_rows, len(ds))
-            repeats[key] = fake.reshape(n_rep, len(ds), *fake.shape[1:])[:, :m].reshape(n_rep * m, *fake.shape[1:])
-        rows.append(row.to_dict())
-    return rows
 
 
-FLOOR_KEY = "floor (MC)"
-"""The key of the floor's samples in ``score_generators``' ``samples`` / ``repeats``."""
+def find_lookup(data: str | Path, lookup: str | Path | bool | None) -> Path | None:
+    """The file or folder the evaluation's look-up row is built from (see :func:`evaluate_models`)."""
+    if lookup is False:
+        return None
+    if lookup is None or lookup is True:
+        beside = Path(data).with_name("train.h5")
+        if beside.is_file() and beside.resolve() != Path(data).resolve():
+            return beside
+        if lookup is True:
+            raise FastZDCError("no train.h5 beside the test file for the look-up: give --lookup TRAIN_FILE", data)
+        return None
+    return Path(lookup)
 
 
-def add_fidelity(ds: Dataset, rows: list[dict[str, Any]], samples: dict[str, np.ndarray], *, seed: int = 0,
-                 quick: bool = False, repeats: dict[str, np.ndarray] | None = None, n_rep: int = 5,
-                 progress: bool = True) -> None:
-    """Add the modern fidelity tests to each result row (in place): ``row["fidelity"]`` holds the
-    classifier AUCs (high-level features; images unless ``quick``), FPD and KPD
-    (:func:`fastzdc.evaluation.fidelity_suite`, one generation per test condition against the test
-    responses) and, with ``repeats`` of ``n_rep >= 2``, the per-condition diversity ratio to the Monte Carlo;
-    ``row["fidelity_detail"]`` the whole suite (energy bins, species, per-feature W)."""
-    from .evaluation import diversity_from_counts, fidelity_suite
+def load_lookup_from(path: str | Path) -> Any:
+    """A look-up Generator from a look-up folder or directly from a training file."""
+    from .inference.lookup import is_lookup_dir, load_lookup, lookup_from_file
 
-    for row in rows:
-        key = FLOOR_KEY if row.get("extra", {}).get("is_floor") else row["name"]
-        with progress_bar(f"{ds.detector.name.upper()} {row['name']}: classifier AUC, FPD/KPD", None, progress):
-            fs = fidelity_suite(ds.detector, ds.conditions, ds.responses, samples[key], seed=seed, quick=quick,
-                                pdgid=ds.pdgid)
-        cls = fs["classifier"]
-
-        def auc(entry: dict[str, Any] | None) -> dict[str, Any] | None:
-            return None if not entry else {"value": entry["auc"], "error": entry["auc_err"]}
-
-        fid: dict[str, Any] = {
-            "auc_features": auc(cls.get("features")), "auc_images": auc(cls.get("images")),
-            "fpd": {"value": fs["fpd"]["value"], "error": fs["fpd"]["err"]},
-            "kpd": {"value": fs["kpd"]["value"], "error": fs["kpd"]["err"]},
-            "empty_fraction": fs["photon_sum"]["empty_fraction"],
-        }
-        if repeats is not None and n_rep >= 2 and FLOOR_KEY in repeats and key != FLOOR_KEY:
-            div = diversity_from_counts(ds.detector, repeats[key], repeats[FLOOR_KEY], n_rep)
-            fid["diversity_photon_sum"] = {"value": div["photon_sum"]["ratio"], "error": div["photon_sum"]["ratio_err"]}
-            fs["diversity"] = div
-        row["fidelity"] = fid
-        row["fidelity_detail"] = fs
+    if is_lookup_dir(path):
+        return load_lookup(path)
+    if Path(path).is_dir():
+        raise FastZDCError("not a look-up folder (no lookup.json) and not a training file", path)
+    return lookup_from_file(path)
 
 
-STEPS_SWEEP = (1, 2, 4, 8)
+def build_lookup(data: str | Path, out: str | Path, *, k: int = 8, rescale: bool = False,
+                 probe_rows: int = 4096) -> dict[str, Any]:
+    """Write a look-up folder over the training file ``data`` (its card only: the responses stay in ``data``)
+    and report the library's rows, memory, build time and generation speed on ``probe_rows`` of its own
+    particles."""
+    import json
+    import time
+
+    from ._atomic import atomic_dir, check_dir_writable
+    from .inference.lookup import CARD, is_lookup_dir, lookup_card, lookup_from_file
+
+    out = check_dir_writable(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not is_lookup_dir(out))):
+        raise FastZDCError("exists and is not a fastzdc look-up folder; refusing to replace it", out)
+    if Path(data).resolve() == out.resolve() or out.resolve() in Path(data).resolve().parents:
+        raise FastZDCError("the look-up folder must not contain its own training file", out)
+    lib = lookup_from_file(data, k=k, rescale=rescale)
+    probe = lookup_dataset_conditions(data, probe_rows)
+    t0 = time.perf_counter()
+    lib.generate(probe, seed=0)
+    ms = 1e3 * (time.perf_counter() - t0) / max(len(probe), 1)
+    card = lookup_card(out, data, k=lib.k, rescale=rescale, name=lib.name, rows=len(lib), synthetic=lib.synthetic,
+                       detector=lib.detector.name, version=__version__)
+    with atomic_dir(out) as tmp:
+        (tmp / CARD).write_text(json.dumps(card, indent=2) + "\n")
+    return {"out": str(out), "data": str(data), "rows": len(lib), "detector": lib.detector.name, "k": lib.k,
+            "rescale": rescale, "memory_mb": round(lib.nbytes / 2**20, 1), "build_seconds": round(lib.build_seconds, 2),
+            "ms_per_sample": ms, "synthetic": lib.synthetic}
 
 
-def steps_sweep(ds: Dataset, gens: list[Any], *, rows: int = 1000, seed: int = 0, progress: bool = True
-                ) -> dict[str, list[tuple[int, float]]]:
-    """Mean W (n_rep 1, first ``rows`` test rows) at 1, 2, 4 and 8 steps of each ODE-sampled model's
-    own solver, against network evaluations per sample: the report's fidelity-vs-steps curve."""
-    from .metrics import compare_counts
-    from .sampling.ode import evaluations
-
-    sub = ds.subset(slice(0, min(rows, len(ds))))
-    curves: dict[str, list[tuple[int, float]]] = {}
-    for g in gens:
-        opts = dict(getattr(g, "sampler", {}))
-        if "steps" not in opts or "method" not in opts:
-            continue
-        with progress_bar(f"{ds.detector.name.upper()} {g.name}: W vs steps", len(STEPS_SWEEP), progress) as advance:
-            for s in STEPS_SWEEP:
-                fake = g.generate(sub.conditions, seed=seed + 7, steps=s)
-                w = compare_counts(ds.detector, sub.responses, fake, 1)["w_mean"]
-                curves.setdefault(g.name, []).append((evaluations(s, opts["method"]), w))
-                advance(1)
-    return curves
-
-
-FLOOR_SEED_OFFSET = 1_000_000_007
-"""The floor's seed is offset so that it never replays the random stream that wrote a data file."""
-
-
-def floor_generator(ds: Dataset) -> Any:
-    """The "original data" floor for a stand-in dataset: the Monte Carlo in the file's mode, drawing each
-    response given O2's filter when the file was filtered (otherwise the floor would be biased high)."""
-    from .mc import MonteCarloGenerator
-
-    mode = str(ds.attrs.get("generator_mode", "fast"))
-    return MonteCarloGenerator(ds.detector, mode=mode if mode in ("fast", "detailed") else "fast",
-                               nonempty=bool(ds.attrs.get("o2_filter", False)))
+def lookup_dataset_conditions(data: str | Path, rows: int) -> np.ndarray:
+    """The first ``rows`` particles of a dataset file (the look-up's speed probe)."""
+    return load_dataset(data).conditions[:rows]

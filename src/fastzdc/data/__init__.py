@@ -1,9 +1,11 @@
 """Data I/O: the ALICE npz pair, fastzdc's HDF5 format, validation, the published split, scaling.
 
->>> from fastzdc.data import load_dataset, published_split, StandardScaler   # doctest: +SKIP
->>> ds = load_dataset("zn_test.h5")                  # or "data_nonrandom_responses.npz"
->>> split = published_split(len(ds))
->>> scaler = StandardScaler.fit(ds.conditions[split.train])
+Usage::
+
+    from fastzdc.data import load_dataset, published_split, StandardScaler
+    ds = load_dataset("zn_test.h5")                  # or "data_nonrandom_responses.npz"
+    split = published_split(len(ds))
+    scaler = StandardScaler.fit(ds.conditions[split.train])
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import FastZDCError
+from .conditions_file import load_conditions
 from .dataset import Dataset
 from .hdf5 import H5Writer, iter_h5, read_h5, write_h5
 from .info import summarize
 from .npz import pair_paths, read_npz_pair, write_npz_pair
 from .scaler import StandardScaler
 from .split import Split, published_split
-from .conditions_file import load_conditions
 from .validate import validate_conditions, validate_responses
 
 H5_SUFFIXES = (".h5", ".hdf5", ".hdf")

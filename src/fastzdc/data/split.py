@@ -2,7 +2,7 @@
 
 The published code splits rows with scikit-learn: ``train_test_split(..., test_size=0.2,
 random_state=42)`` gives (train+val, test), then ``train_test_split(train+val, test_size=0.125,
-random_state=43)`` gives (train, val) (reference_models.md §1.4). The indices depend only on the
+random_state=43)`` gives (train, val) (docs/data.md). The indices depend only on the
 number of rows, so users of the real data get exactly the papers' split.
 """
 

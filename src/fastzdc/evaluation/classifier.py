@@ -166,24 +166,9 @@ def classifier_auc_features(
 
 def _network():
     """The image classifier: ``(log1p image / 4 (B, 1, H, W), log1p photon sum / 8 (B, 1)) -> logit (B,)``."""
-    import torch
-    from torch import nn
+    from ..nn.classifier import ShowerCNN
 
-    class SmallCNN(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv1 = nn.Conv2d(8, 16, 3, padding=1)
-            self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
-            self.head = nn.Linear(65, 1)
-
-        def forward(self, x: torch.Tensor, tot: torch.Tensor) -> torch.Tensor:
-            x = nn.functional.pixel_unshuffle(torch.cat([x, (x > 0).to(x.dtype)], dim=1), 2)
-            x = nn.functional.max_pool2d(torch.relu(self.conv1(x)), 2, ceil_mode=True)
-            x = torch.relu(self.conv2(x))
-            x = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3)), tot], dim=1)
-            return self.head(x).squeeze(1)
-
-    return SmallCNN()
+    return ShowerCNN()
 
 
 def _inputs(images: np.ndarray, rows: np.ndarray, pad: tuple[int, int]):

@@ -4,7 +4,7 @@ For a reference set and a generated set **of the same particles** (row k of both
 condition k), every slice reports
 
 * ``w_mean``: the published metric, the 5-channel mean of the 1-D Wasserstein-1 distances of the
-  channel sums (:func:`fastzdc.metrics.wasserstein_per_channel`), over the rows of the slice;
+  channel sums (:func:`fastzdc.evaluation.metrics.wasserstein_per_channel`), over the rows of the slice;
   ``None`` when the slice holds fewer than ``min_events`` rows;
 * the mean photon sum of both sets and their ratio (generated / reference);
 * the **empty fraction** (share of events whose image is all zero in this detector) of both sets,
@@ -16,7 +16,7 @@ Energy bins: ``E`` (column 0 of the conditions, GeV) in the half-open bins
 (the stand-in's energy quartiles are about 190/560/1500 GeV).
 
 Species: the 9 conditions carry the mass (MeV) and charge (e) only; the species is recovered from
-them (matched within 1 MeV, :func:`fastzdc.mc.species.pdg_guess`, physics.md §4.3) unless PDG ids
+them (matched within 1 MeV, :func:`fastzdc.mc.species.pdg_guess`, docs/mc.md) unless PDG ids
 are given, and grouped into :data:`SPECIES_GROUPS` (n and n-bar, Λ and Λ-bar cannot be told apart
 from the 9 features, so they share a group either way).
 """
@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from ..conditions import CHARGE, E, MASS
+from ..conditions import CHARGE, MASS, E
 from ..data.validate import validate_conditions, validate_pdgid
 from ..detector import N_CHANNELS
 from ..errors import FastZDCError
-from ..metrics import wasserstein_per_channel
 from .features import PHOTON_SUM
+from .metrics import wasserstein_per_channel
 
 ENERGY_EDGES_GEV: tuple[float, ...] = (0.0, 100.0, 300.0, 1000.0, 3000.0, float("inf"))
 MIN_EVENTS = 20

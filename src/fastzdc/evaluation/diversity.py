@@ -18,7 +18,7 @@ empty repeat sits at the centre 0, so on conditions that are sometimes empty the
 also reflects the empty fraction — for both generators alike).
 
 Layout: ``k`` generations of ``n`` conditions are stored **repetition-major**, ``(k * n, nx, ny)``
-with all n rows of repetition 0 first (as :func:`fastzdc.metrics.evaluate_generator`).
+with all n rows of repetition 0 first (as :func:`fastzdc.evaluation.metrics.evaluate_generator`).
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ def condition_features(conditions: np.ndarray) -> np.ndarray:
 
     The vertex columns are left out (sub-mm, no effect on the response 112 m away).
     """
-    from ..conditions import CHARGE, E, MASS, PX, PY, PZ
+    from ..conditions import CHARGE, MASS, PX, PY, PZ, E
     from ..data.validate import validate_conditions
 
     c = validate_conditions(conditions).astype(np.float64)

@@ -47,9 +47,9 @@ from scipy.stats import wasserstein_distance
 from ..data.validate import validate_conditions
 from ..detector import Detector
 from ..errors import FastZDCError
+from ._threads import DEFAULT_THREADS, limit_threads
 from .classifier import DEFAULT_MAX_EVENTS, DEFAULT_MAX_IMAGE_EVENTS, classifier_auc_features, classifier_auc_images
 from .conditional import ENERGY_EDGES_GEV, by_energy, by_species, channel_agreement, photon_sum_agreement
-from ._threads import DEFAULT_THREADS, limit_threads
 from .features import FEATURE_NAMES, check_images, high_level_features, transform_features
 from .fpd import FPD_NUM_BATCHES, KPD_NUM_BATCHES, fpd, kpd
 

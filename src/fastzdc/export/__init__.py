@@ -1,20 +1,20 @@
-"""Deployment: any model kind's whole sampler as one ONNX graph, ONNX Runtime as a generation back end,
-and a re-statement of ALICE O2's per-particle procedure for parity checks.
+"""Deployment: a checkpoint as an export folder for ALICE O2 and ONNX Runtime, and a re-statement of
+O2's per-particle procedure for parity checks.
 
-* :mod:`.graph`    — the sampler as one ONNX graph (dynamic batch); graph-noise and float16 rewrites
-* :mod:`.card`     — the export folder's files and its model card
-* :mod:`.exporter` — ``fastzdc export onnx``: checkpoint -> export folder (self-checked against PyTorch)
-* :mod:`.runtime`  — ONNX Runtime sessions without idle spinning, input checks, :class:`OnnxGenerator`
-* :mod:`.o2`       — O2's loadScales / scale / calculateChannels, re-stated in Python
+* :mod:`.exporter` -- ``fastzdc export onnx``: checkpoint -> export folder (self-checked against PyTorch)
+* :mod:`.rewrite`  -- graph rewrites: noise drawn in the graph, float16, metadata
+* :mod:`.o2`       -- O2's loadScales / scale / calculateChannels, re-stated in Python
 
-Heavy imports (torch's exporter, onnxruntime) happen only when these names are used.
+The sampler graph itself, the export folder's format and ONNX Runtime sessions are in
+:mod:`fastzdc.inference` (loading an export is inference). Heavy imports (torch's exporter,
+onnxruntime) happen only when these names are used.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["OnnxGenerator", "export_onnx", "load_onnx_generator"]
+__all__ = ["export_onnx"]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,8 +22,4 @@ def __getattr__(name: str) -> Any:
         from .exporter import export_onnx
 
         return export_onnx
-    if name in ("OnnxGenerator", "load_onnx_generator"):
-        from . import runtime
-
-        return getattr(runtime, name)
     raise AttributeError(name)

@@ -21,24 +21,25 @@ import torch
 
 from .. import __version__
 from .._atomic import atomic_dir, check_dir_writable
+from ..checkpoint import WEIGHTS, file_sha256
 from ..conditions import FEATURE_NAMES, FEATURE_UNITS, N_FEATURES
 from ..errors import FastZDCError
-from ..sampling.generator import ModelGenerator, NoiseStream, load_generator, sampler_overrides
-from ..training.checkpoint import WEIGHTS, load_config, resolve
-from .card import CARD, CARD_FORMAT, CARD_FORMAT_VERSION, SCALER_JSON, SCALER_TXT, VARIANTS, io_signature, is_export_dir
-from .graph import (
-    CONDITIONS,
-    DEFAULT_OPSET,
-    NOISE,
-    OUTPUT,
-    RAW_OUTPUT,
-    export_sampler,
-    set_metadata,
-    to_float16,
-    with_count_output,
-    with_graph_noise,
+from ..inference.card import (
+    CARD,
+    CARD_FORMAT,
+    CARD_FORMAT_VERSION,
+    SCALER_JSON,
+    SCALER_TXT,
+    VARIANTS,
+    io_signature,
+    is_export_dir,
 )
-from .runtime import check_signature, open_session
+from ..inference.graph import CONDITIONS, DEFAULT_OPSET, NOISE, OUTPUT, RAW_OUTPUT, export_sampler, with_count_output
+from ..inference.load import load_generator, sampler_overrides
+from ..inference.model import ModelGenerator
+from ..inference.onnx import check_signature, open_session
+from ..sampling.noise import NoiseStream
+from .rewrite import set_metadata, to_float16, with_graph_noise
 
 TOLERANCE = {"float32": 1e-3, "float16": 0.1}
 """Largest accepted |ONNX Runtime - PyTorch| of the log1p image on the same noise and conditions (the
@@ -82,7 +83,7 @@ def export_onnx(
     fp16: bool = False,
     sampler: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Export a checkpoint's whole sampler to ONNX (see :mod:`fastzdc.export.card` for the folder).
+    """Export a checkpoint's whole sampler to ONNX (see :mod:`fastzdc.inference.card` for the folder).
 
     Args:
         model: checkpoint folder (or a run folder: its ``best/``).
@@ -100,9 +101,10 @@ def export_onnx(
         raise FastZDCError("folder exists and is not a fastzdc ONNX export; refusing to replace it", out)
     if steps is not None and steps < 1:
         raise FastZDCError(f"--steps must be >= 1, got {steps}")
-    ckpt = resolve(model)
-    cfg = load_config(ckpt)
-    gen = load_generator(ckpt, device="cpu", **sampler_overrides(sampler, steps, method))
+    gen = load_generator(model, device="cpu", backend="torch", **sampler_overrides(sampler, steps, method))
+    if not isinstance(gen, ModelGenerator):
+        raise FastZDCError("give a checkpoint folder to export, not an export folder", model)
+    ckpt, cfg = Path(gen.source), gen.config
     kind, det = gen.kind, gen.detector
     noise_shape = tuple(kind.noise_shape())
 
@@ -157,7 +159,7 @@ def export_onnx(
         "training_data": data,
         "synthetic": data.get("synthetic"),
         "validation_metrics": cfg.get("metrics", {}),
-        "source": {"checkpoint": str(model), "weights_sha256": _file_sha256(ckpt / WEIGHTS),
+        "source": {"checkpoint": str(model), "weights_sha256": file_sha256(ckpt / WEIGHTS),
                    "checkpoint_code_version": cfg.get("code_version")},
         "code_version": __version__,
         "export": {"exporter": "torch.onnx.export(dynamo=True)", "opset": opset, "torch": torch.__version__,
@@ -199,11 +201,3 @@ def check_parity(gen: ModelGenerator, blobs: dict[str, bytes], noise_shape: tupl
                 raise FastZDCError(f"export self-check failed: {variant} ONNX differs from PyTorch by {diff:.3g} "
                                    f"(tolerance {TOLERANCE[precision]:g})")
     return result
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -18,7 +18,7 @@ step, as this module re-states it (in float32 where O2 computes in ``float``):
 
 What O2 does *not* do today, and a flow model needs: the noise vector O2's caller draws has 10 values
 (the VAE/GAN latent); a flow model's noise input has the full image shape (ZN 1 x 44 x 44 = 1936
-values), or no noise input at all for the graph-noise variant (see the README, "Using a model in O2").
+values), or no noise input at all for the graph-noise variant (docs/onnx_o2.md).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 
 from ..detector import ZN, Detector
 from ..errors import FastZDCError
-from .runtime import open_session
+from ..inference.onnx import open_session
 
 _STOF = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 

@@ -1,6 +1,6 @@
 """Compare the stand-in with the published statistics of the real (private) dataset.
 
-Targets: published.md §1.3-1.4 and physics.md §3.3, §4.6 ([DATA] unless the row says [EST]). The sample is
+Targets: the published real-data statistics (docs/mc.md; [DATA] unless the row says [EST]). The sample is
 ``n`` events drawn with :func:`sample_particles` and kept by O2's filter (ZN or ZP non-empty), as in the
 real dataset. Quantiles use ``np.quantile`` (linear interpolation) on non-zero photon sums.
 """

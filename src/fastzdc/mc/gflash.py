@@ -1,4 +1,4 @@
-"""GFlash parameterisation of electromagnetic showers (Grindhammer & Peters; Geant4 defaults), physics.md §2.3.
+"""GFlash parameterisation of electromagnetic showers (Grindhammer & Peters; Geant4 defaults), docs/mc.md
 
 Radial profile per longitudinal slice tau = t / T_max (r in Moliere radii):
 ``f(r) = p 2 r R_C^2/(r^2+R_C^2)^2 + (1-p) 2 r R_T^2/(r^2+R_T^2)^2``. This 2-D density is a bivariate

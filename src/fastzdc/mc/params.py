@@ -1,9 +1,9 @@
 """Every tunable number of the stand-in Monte Carlo, in one frozen dataclass.
 
 Each field carries its unit in the name or docstring and a provenance tag in its metadata
-(physics.md §0): ``[V-O2]`` read in the O2 source, ``[CALC]`` computed, ``[REC]`` literature value,
+(docs/mc.md): ``[V-O2]`` read in the O2 source, ``[CALC]`` computed, ``[REC]`` literature value,
 ``[DATA]`` statistic of the real dataset, ``[EST]`` estimate, ``tuned`` = set by calibrating the
-generator against the real-data statistics of physics.md §4.6 (see :mod:`fastzdc.mc.calibrate`).
+generator against the real-data statistics of docs/mc.md (see :mod:`fastzdc.mc.calibrate`).
 
 ``params_hash`` is the first 12 hex digits of the sha256 of the canonical JSON of all fields; it goes
 into every file the generator writes, so a change of any parameter is visible.
@@ -33,9 +33,9 @@ SAMPLER_SPECIES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class MCParams:
-    """Parameters of :mod:`fastzdc.mc` (defaults = calibrated stand-in, physics.md §4.5)."""
+    """Parameters of :mod:`fastzdc.mc` (defaults = calibrated stand-in, docs/mc.md)."""
 
-    # ---------------------------------------------------------------- materials (physics.md §2.1)
+    # ---------------------------------------------------------------- materials (docs/mc.md)
     lambda_zn_cm: float = _p(ZN.lambda_eff_cm, "[CALC]", "effective interaction length of the ZN fibre matrix, cm")
     lambda_zp_cm: float = _p(ZP.lambda_eff_cm, "[CALC]", "effective interaction length of the ZP fibre matrix, cm")
     x0_zn_cm: float = _p(ZN.x0_eff_cm, "[CALC]", "effective radiation length ZN, cm")

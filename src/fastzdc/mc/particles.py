@@ -1,7 +1,7 @@
-"""Condition sampler: primaries whose statistics resemble the real ZDC dataset (published.md §1.3).
+"""Condition sampler: primaries whose statistics resemble the real ZDC dataset (docs/data.md).
 
 One primary per event, 9 features ``[E, vx, vy, vz, px, py, pz, mass, charge]`` in dataset units
-(GeV, cm, GeV, MeV, e) plus a PDG id. Model (physics.md §4.2, parameters in :class:`MCParams`):
+(GeV, cm, GeV, MeV, e) plus a PDG id. Model (docs/mc.md, parameters in :class:`MCParams`):
 
 * species from ``species_weights`` (raw weights, tuned so that the events *kept* by the O2 filter
   match the dataset: ~84 % neutral, mean charge 0.111, >= 50 % photons, mass 75th percentile = m_p);

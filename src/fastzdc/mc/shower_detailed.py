@@ -1,4 +1,4 @@
-"""Detailed mode: an explicit hadronic cascade with GFlash spot-sampled EM showers (physics.md §4.4).
+"""Detailed mode: an explicit hadronic cascade with GFlash spot-sampled EM showers (docs/mc.md).
 
 Deliberately slow (it is the "full simulation" baseline of the speed comparisons), same output format.
 

@@ -1,4 +1,4 @@
-"""Fast mode: direct showers as a handful of vectorised light components (physics.md §4.3 step 4).
+"""Fast mode: direct showers as a handful of vectorised light components (docs/mc.md).
 
 Hadron (energy E, impact x, y, detector ZN or ZP):
 

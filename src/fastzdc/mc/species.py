@@ -1,7 +1,7 @@
 """Particle species: masses, charges, lifetimes and two-body decay tables; classification from (mass, charge).
 
 The 9 conditions carry only the mass (MeV) and the charge (e); the species is recovered by matching
-both within 1 MeV (physics.md §4.3 step 1). Pairs that the 9 features cannot separate are merged:
+both within 1 MeV (docs/mc.md). Pairs that the 9 features cannot separate are merged:
 n/n-bar (identical response model), Lambda/Lambda-bar (treated as Lambda), Sigma0 -> Lambda (its
 Lambda gamma decay is immediate, the soft photon is dropped), K0 -> K0S or K0L with ``k0s_fraction``.
 Masses and c*tau from the PDG [REC]; branching ratios [REC], truncated to the two-body channels that

@@ -1,4 +1,4 @@
-"""Upstream spray and ZN <-> ZP cross-talk light (shared by both modes), physics.md §4.3 steps 5-6.
+"""Upstream spray and ZN <-> ZP cross-talk light (shared by both modes), docs/mc.md.
 
 * **Spray**: a particle that interacts before the ZDC delivers a fraction ``u ~ Beta(a, b)`` of its
   energy as EM-like light, ``spray_yield * u * E``, in 1-4 blobs (GFlash-form radius

@@ -1,6 +1,6 @@
 """From the 9 features to what arrives at the ZDC plane: decays in flight, transport, fates.
 
-* **Decays** (physics.md §3.4): an unstable particle flies ``l ~ Exp(p/m c tau)``; if it decays before
+* **Decays** (docs/mc.md): an unstable particle flies ``l ~ Exp(p/m c tau)``; if it decays before
   the ZDC (|z| < 112.5 m) it is replaced by its two-body daughters (isotropic in the rest frame, boosted
   exactly); cascades (Xi -> Lambda pi -> N pi pi) are followed, so a primary has <= 3 daughters.
   pi0 is kept as one EM particle (its two photons are collinear at TeV energies); neutrinos are dropped.

@@ -1,7 +1,7 @@
 """The image loss and the validation rounding shared by the autoencoder kinds (``vae``, ``vq``).
 
 Every term is computed on its own gradient-normalised view of the reconstruction ``r`` (log1p units;
-:func:`fastzdc.training.balance.grad_normalize`: the gradient of term k w.r.t. ``r`` is rescaled to
+:func:`fastzdc.nn.balance.grad_normalize`: the gradient of term k w.r.t. ``r`` is rescaled to
 L2 norm ``w_k``), so the weights compare across terms whatever their raw scale:
 
     L_img = mse(N_rec(r), x)                                       reconstruction (l2)
@@ -20,7 +20,7 @@ default off) goes further: its minimiser is the mean count ``lam = E[n | z, c]``
 the stochastic rounding of the sampler keeps in expectation. A decoder that cannot store each fibre's
 photon statistics in its latent then gets the mean light right — on sparse ZP images, where most
 fibres see 0 or 1 photon, the l2 optimum ``exp(E[log1p n]) - 1`` lies about 30 % below it (measured:
-README "Latent flow matching"). ``eps`` = 1e-3; ``r`` is clamped to ``[0, 9]`` there, as in sampling.
+docs/models.md, "Latent flow matching"). ``eps`` = 1e-3; ``r`` is clamped to ``[0, 9]`` there, as in sampling.
 A weight 0 drops a term; no critic is built when ``w_adv = w_perc = 0``.
 
 The hyper-parameter names (``w_rec``, ``w_pois``, ``w_sum``, ``w_perc``, ``w_adv``, ``disc_widths``) are the same
@@ -37,9 +37,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..detector import Detector
+from ..nn.balance import grad_normalize
 from ..nn.discriminator import PatchDiscriminator, frozen, hinge_critic_loss, hinge_generator_loss, perceptual_distance
 from ..sampling.dither import stochastic_round_log1p
-from ..training.balance import grad_normalize
 
 AUTOENCODER_DEFAULTS: dict[str, Any] = {
     "enc_widths": [8, 16, 32],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -13,6 +14,42 @@ from ..detector import Detector
 from ..errors import FastZDCError
 
 _REGISTRY: dict[str, type[ModelKind]] = {}
+
+
+@dataclass(frozen=True)
+class FirstStage:
+    """A frozen pretrained network that a kind is trained from (the VAE of a latent FM, the VQ autoencoder
+    of a prior, the teacher of a student, the source of a decoder-tuning run).
+
+    The kind names its checkpoint in the hyper-parameter ``option``. Before the kind is built, the
+    training set-up (:func:`fastzdc.training.first_stage.resolve_first_stage`) checks that checkpoint and
+    records the SHA-256 of its weights in ``sha`` and its hyper-parameters in ``hparams`` (or copies the
+    ``copy`` keys into the kind's own hyper-parameters, for a network of the same architecture). The
+    kind's checkpoint is thereby self-contained; kinds themselves never read files.
+    """
+
+    option: str
+    """hyper-parameter holding the first stage's checkpoint path, e.g. ``"vae"``"""
+    kind: str
+    """the first stage's model kind, e.g. ``"vae"``"""
+    label: str
+    """its name in messages, e.g. ``"VAE"``"""
+    sha: str
+    """hyper-parameter recording the SHA-256 of its weights"""
+    hparams: str = ""
+    """hyper-parameter recording its hyper-parameters ("" when ``copy`` is used instead)"""
+    copy: tuple[str, ...] = ()
+    """its hyper-parameters copied into the kind's own (same architecture)"""
+    optional: bool = False
+    """an empty ``option`` means no first stage (e.g. a vq run that does not tune a decoder)"""
+
+    def wanted(self, hparams: dict[str, Any]) -> bool:
+        """Whether these hyper-parameters ask for a first stage."""
+        return bool(hparams.get(self.option)) or not self.optional
+
+    def resolved(self, hparams: dict[str, Any]) -> bool:
+        """Whether the first stage was checked and recorded (a fresh run before the set-up: False)."""
+        return bool(hparams.get(self.sha))
 
 
 class ModelKind(ABC):
@@ -28,13 +65,25 @@ class ModelKind(ABC):
     sampler_defaults: ClassVar[dict[str, Any]] = {}
     """sampling options (steps, method, ...) and their defaults"""
 
+    first_stage: ClassVar[FirstStage | None] = None
+    """the frozen pretrained network this kind is trained from, if any"""
+
     def __init__(self, detector: Detector, hparams: dict[str, Any] | None = None) -> None:
+        if hparams is not None and not isinstance(hparams, dict):
+            raise FastZDCError(f"{self.kind} model options must be a table of KEY = VALUE, got {type(hparams).__name__}")
         unknown = set(hparams or {}) - set(self.defaults)
         if unknown:
             raise FastZDCError(f"unknown {self.kind} model options: {', '.join(sorted(unknown))}")
         self.detector = detector
         self.hparams = {**self.defaults, **(hparams or {})}
         self.inputs_report = {}
+        fs = self.first_stage
+        if fs is not None and fs.wanted(self.hparams) and not fs.resolved(self.hparams):
+            if not self.hparams.get(fs.option):
+                raise FastZDCError(f"{self.kind} needs a trained {fs.label}: set model.{fs.option} = PATH "
+                                   f"(a checkpoint of 'fastzdc train {fs.kind}')")
+            raise FastZDCError(f"the {fs.label} of this {self.kind} model (model.{fs.option}) is not resolved: build the "
+                               f"kind with fastzdc.training.first_stage.make_kind")
 
     @abstractmethod
     def build(self) -> nn.Module:
@@ -72,15 +121,22 @@ class ModelKind(ABC):
         """
         return None
 
-    def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor | None:
+    def first_stage_network(self) -> nn.Module:
+        """A fresh network of :attr:`first_stage`'s architecture, for its weights to be loaded into."""
+        raise FastZDCError(f"{self.kind} models have no first stage")
+
+    def training_inputs(
+        self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]], first_stage: nn.Module | None = None
+    ) -> torch.Tensor | None:
         """Optional: what :meth:`loss` trains on instead of the images, computed once before training.
 
         ``batches`` yields ``(images, conditions)`` of the training rows in row order: log1p images
-        ``(b, 1, nx, ny)`` and scaled conditions ``(b, 9)`` (the loop shows the progress). A kind built on a
-        frozen pretrained network (latent FM on a VAE, a prior on a VQ autoencoder) loads that network
-        here, copies the parts it samples with into ``net`` and returns the encoded training split
-        ``(n_train, ...)``; the loop then draws its batches from that tensor. Called on fresh and
-        resumed runs, before the EMA copy is made. Default None: train on the images.
+        ``(b, 1, nx, ny)`` and scaled conditions ``(b, 9)`` (the loop shows the progress). ``first_stage``
+        is the frozen pretrained network of :attr:`first_stage` with its weights (loaded by the training
+        set-up), or None. A kind built on it (latent FM on a VAE, a prior on a VQ autoencoder) copies the
+        parts it samples with into ``net`` and returns the encoded training split ``(n_train, ...)``; the
+        loop then draws its batches from that tensor. Called on fresh and resumed runs, before the EMA copy
+        is made. Default None: train on the images.
         """
         return None
 
@@ -121,3 +177,5 @@ def get_kind(name: str) -> type[ModelKind]:
         return _REGISTRY[name]
     except KeyError:
         raise FastZDCError(f"unknown model kind {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+    except TypeError:
+        raise FastZDCError(f"a model kind is a name, got {type(name).__name__}") from None

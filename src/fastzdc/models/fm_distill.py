@@ -38,9 +38,8 @@ from torch import nn
 from ..errors import FastZDCError
 from ..sampling.ode import METHODS, integrate
 from .ae_losses import channel_sum_loss
-from .base import register
+from .base import FirstStage, register
 from .fm import FlowMatching
-from .pretrained import load_first_stage, read_first_stage
 
 ARCHITECTURE = tuple(FlowMatching.defaults)
 """hyper-parameters copied from the teacher (the student is the same network)"""
@@ -60,6 +59,7 @@ class DistilledFlowMatching(FlowMatching):
         "noise_seed": 0,
         "w_sum": 0.0,
     }
+    first_stage = FirstStage(option="teacher", kind="fm", label="FM teacher", sha="teacher_weights_sha256", copy=ARCHITECTURE)
 
     def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
         super().__init__(detector, hparams)
@@ -70,21 +70,21 @@ class DistilledFlowMatching(FlowMatching):
         for key in ("steps", "teacher_steps"):
             if isinstance(h[key], bool) or not isinstance(h[key], int) or h[key] < 1:
                 raise FastZDCError(f"fm-distill {key} must be a positive integer, got {h[key]!r}")
-        if not h["teacher_weights_sha256"]:  # a fresh run: the architecture comes from the teacher
-            ckpt, teacher_hparams, sha = read_first_stage(
-                h["teacher"], want="fm", label="FM teacher", option="teacher", second=self.kind, detector=detector
-            )
-            h.update({k: teacher_hparams[k] for k in ARCHITECTURE if k in teacher_hparams})
-            h.update(teacher=str(ckpt), teacher_weights_sha256=sha)
         # the sampler the student was trained for (instance attribute: the class default is shared)
         self.sampler_defaults = {**FlowMatching.sampler_defaults, "steps": h["steps"], "method": h["method"]}
 
+    def first_stage_network(self) -> nn.Module:
+        return FlowMatching(self.detector, {k: self.hparams[k] for k in ARCHITECTURE}).build()
+
     @torch.no_grad()
-    def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-        """``(n, 2, H, W)``: a fixed noise image per training row and the teacher's sample from it.
-        Also starts the student from the teacher's weights."""
+    def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+                        first_stage: nn.Module | None = None) -> torch.Tensor:
+        """``(n, 2, H, W)``: a fixed noise image per training row and the teacher's (``first_stage``)
+        sample from it. Also starts the student from the teacher's weights."""
         h = self.hparams
-        teacher = load_first_stage(FlowMatching(self.detector, {k: h[k] for k in ARCHITECTURE}).build(), h["teacher"])
+        if first_stage is None:
+            raise FastZDCError("fm-distill learns from its teacher: the training set-up passes it")
+        teacher = first_stage
         net.load_state_dict(teacher.state_dict())
         gen = torch.Generator().manual_seed(int(h["noise_seed"]))
         parts = []

@@ -23,7 +23,7 @@ On a conditional VAE (``z_dim > 0``, :mod:`fastzdc.models.vae`) the latent is a 
 flow is the MLP, the decoder is ``D(z, particle)``, and the sampler's noise is a ``(2, h, w)`` grid:
 channel 0 starts the flow (its first ``z_dim`` values), channel 1 drives the dither.
 
-(``u(n)``: uniforms derived from the same noise, :mod:`fastzdc.sampling.dither`; stochastic rounding is
+(``u(n)``: uniforms derived from the same noise, :mod:`fastzdc.nn.dither`; stochastic rounding is
 unbiased where plain rounding drops every fibre below half a photon; ``dither = false`` rounds.)
 The result is returned as a log1p image ``(B, 1, nx, ny)``.
 
@@ -42,63 +42,17 @@ from torch import nn
 from ..errors import FastZDCError
 from ..nn.autoencoder import VAE, latent_hw
 from ..nn.latent_conv import LatentConvNet
+from ..nn.latent_flow import ContextUNet, LatentFlow
 from ..nn.mlp import ConditionalMean, LatentMLP
 from ..nn.unet import CondUNet
-from ..sampling.dither import NoiseDither, stochastic_round_log1p
+from ..sampling.dither import stochastic_round_log1p
 from ..sampling.ode import integrate
-from .base import register
+from .base import FirstStage, register
 from .fm import FlowMatching
-from .pretrained import load_first_stage, read_first_stage
 from .vae import VariationalAutoencoder
-
 
 T_EPS = 0.05
 """x-prediction: ``1 - t`` is clamped here in the velocity ``(x1_hat - x_t) / (1 - t)``."""
-
-
-class _ContextUNet(nn.Module):
-    """CondUNet on ``[x, ctx]`` channels; returns the first ``out_ch`` output channels."""
-
-    def __init__(self, unet: nn.Module, out_ch: int) -> None:
-        super().__init__()
-        self.unet, self.out_ch = unet, out_ch
-
-    def forward(self, x, cond, t, ctx=None):
-        inp = x if ctx is None else torch.cat([x, ctx], dim=1)
-        return self.unet(inp, cond, t)[:, : self.out_ch]
-
-
-class LatentFlow(nn.Module):
-    """The sampling network: conditional mean ``m(c)`` (optional), velocity ``flow(r, c, t, m)`` of the
-    residual ``r = z' - m(c)`` of standardised latents, frozen decoder, noise dither."""
-
-    auto_bfloat16 = True
-    """bfloat16 autocast measured safe for the shipped latent FMs (1.75-1.81x at batch 4096 on the AMX CPU,
-    W within 2 %, photon-yield shift below 0.6 %; benchmarks/RESULTS.md); the dither stays float32"""
-
-    def __init__(
-        self, flow: nn.Module, decoder: nn.Module, z_ch: int, out_shape: tuple[int, int], mean: nn.Module | None = None,
-        dither_ch: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.flow = flow
-        self.mean = mean
-        self.decoder = decoder.requires_grad_(False)
-        self.dither = NoiseDither(z_ch if dither_ch is None else dither_ch, out_shape)
-        self.register_buffer("latent_mean", torch.zeros(z_ch))
-        self.register_buffer("latent_std", torch.ones(z_ch))
-
-    def forward(self, r: torch.Tensor, cond: torch.Tensor, t: torch.Tensor, m: torch.Tensor | None = None) -> torch.Tensor:
-        return self.flow(r, cond, t, m)
-
-    def standardize(self, z: torch.Tensor) -> torch.Tensor:
-        return (z - self.latent_mean[:, None, None]) / self.latent_std[:, None, None]
-
-    def decode(self, z_std: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Standardised latents -> log1p images ``max(D(s z' + m, c), 0)`` (``c`` is used by a conditional
-        decoder only)."""
-        z = z_std * self.latent_std[:, None, None] + self.latent_mean[:, None, None]
-        return self.decoder(z, cond).clamp_min(0.0)
 
 
 @register
@@ -124,6 +78,7 @@ class LatentFlowMatching(FlowMatching):
         "logit_std": 1.0,
     }
     sampler_defaults = {"steps": 8, "method": "euler", "shift": 1.0, "dither": True}
+    first_stage = FirstStage(option="vae", kind="vae", label="VAE", sha="vae_weights_sha256", hparams="vae_hparams")
 
     def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
         super().__init__(detector, hparams)
@@ -131,8 +86,6 @@ class LatentFlowMatching(FlowMatching):
             raise FastZDCError(f"latent-fm predict must be 'v' or 'x1', got {self.hparams['predict']!r}")
         if self.hparams["net"] not in ("mlp", "conv", "unet"):
             raise FastZDCError(f"latent-fm net must be 'mlp', 'conv' or 'unet', got {self.hparams['net']!r}")
-        if not self.hparams["vae_hparams"]:
-            self._read_vae_config()
         self.vae_kind = VariationalAutoencoder(detector, self.hparams["vae_hparams"])
         if self.vae_kind.conditional:
             h, w = latent_hw(detector.shape)
@@ -142,18 +95,10 @@ class LatentFlowMatching(FlowMatching):
             if self.hparams["net"] != "mlp":
                 raise FastZDCError(f"a conditional VAE has a vector latent: latent-fm net must be 'mlp', got {self.hparams['net']!r}")
 
-    # ------------------------------------------------------------------ the VAE checkpoint
-    def _read_vae_config(self) -> None:
-        """Fill ``vae_hparams`` (and provenance) from the ``vae`` checkpoint; fail early on a bad one."""
-        ckpt, hparams, sha = read_first_stage(
-            self.hparams["vae"], want="vae", label="VAE", option="vae", second=self.kind, detector=self.detector
-        )
-        self.hparams.update(vae=str(ckpt), vae_hparams=hparams, vae_weights_sha256=sha)
-
-    def _load_vae(self) -> VAE:
-        return load_first_stage(self.vae_kind.build(), self.hparams["vae"])
-
     # ------------------------------------------------------------------ network
+    def first_stage_network(self) -> VAE:
+        return self.vae_kind.build()
+
     def latent_shape(self) -> tuple[int, int, int]:
         return self.vae_kind.latent_shape()
 
@@ -172,7 +117,7 @@ class LatentFlowMatching(FlowMatching):
         return noise[:, 0].flatten(1)[:, :z_dim].reshape(noise.shape[0], z_dim, 1, 1), noise[:, 1:]
 
     def build(self) -> nn.Module:
-        h, vh = self.hparams, self.vae_kind.hparams
+        h = self.hparams
         shape = self.latent_shape()
         ctx = shape[0] if h["mean_hidden"] else 0
         if h["net"] == "mlp":
@@ -181,19 +126,22 @@ class LatentFlowMatching(FlowMatching):
             flow = LatentConvNet(shape, width=int(h["hidden"]), depth=int(h["depth"]), emb_dim=int(h["emb_dim"]), ctx_ch=ctx)
         else:
             unet = CondUNet(shape[1:], widths=tuple(h["widths"]), blocks=tuple(h["blocks"]), emb_dim=int(h["emb_dim"]), in_ch=shape[0] + ctx)
-            flow = _ContextUNet(unet, shape[0])
+            flow = ContextUNet(unet, shape[0])
         mean = ConditionalMean(shape, int(h["mean_hidden"]), int(h["mean_depth"])) if h["mean_hidden"] else None
         decoder = self.vae_kind.build().decoder
         return LatentFlow(flow, decoder, shape[0], self.detector.shape, mean, 1 if self.vae_kind.conditional else None)
 
     # ------------------------------------------------------------------ training
     @torch.no_grad()
-    def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-        """Encode the training split with the frozen VAE: ``(n, 2 z_ch, h, w)`` = [mu, log sigma^2].
+    def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+                        first_stage: nn.Module | None = None) -> torch.Tensor:
+        """Encode the training split with the frozen VAE (``first_stage``): ``(n, 2 z_ch, h, w)`` = [mu, log sigma^2].
 
         Also copies the decoder into ``net`` and sets the latent standardisation ``m, s`` (per channel,
         ``s^2 = var(mu) + mean(sigma^2)``: the spread of the posterior samples the flow learns)."""
-        vae = self._load_vae()
+        if first_stage is None:
+            raise FastZDCError("latent-fm trains on the latents of its VAE: the training set-up passes it")
+        vae = first_stage
         net.decoder.load_state_dict(vae.decoder.state_dict())
         parts = []
         for x, c in batches:

@@ -20,7 +20,7 @@ the grid cells, the code of the same cell of another row of the batch (the loss 
 the original image). A decoder trained without it reads tokens in tight context: on ZP, decoding the
 tokens of real showers with every cell's token taken from a different shower gives 4 photons instead
 of 38, so the small incoherences of a prior's samples cost a third of the light. With ``p = 0.15`` (the
-configs' value; 0.08 and 0.3 measured worse) the decoder fills in from the neighbours (README "VQ-GAN").
+configs' value; 0.08 and 0.3 measured worse) the decoder fills in from the neighbours (docs/models.md, "VQ-GAN").
 
 **Decoder tuning** (``tune_decoder = VQ_RUN/best``): start from that trained vq checkpoint and train only
 its decoder (and the critic); the encoder and codebook are loaded and frozen, so the tokens are exactly
@@ -38,48 +38,13 @@ import torch
 from torch import nn
 
 from ..errors import FastZDCError
-from ..nn.autoencoder import Decoder, Encoder, latent_hw
-from ..nn.quantize import VectorQuantizer
+from ..nn.autoencoder import latent_hw
+from ..nn.vq import VQAutoencoder
 from .ae_losses import AUTOENCODER_DEFAULTS, build_critic, image_loss, round_reconstruction
-from .base import ModelKind, register
-from .pretrained import load_first_stage, read_first_stage
+from .base import FirstStage, ModelKind, register
 
 ARCHITECTURE = ("enc_widths", "enc_blocks", "dec_widths", "dec_blocks", "n_codes", "code_dim", "dec_cond_hidden")
 """hyper-parameters a decoder-tuning run copies from its source checkpoint (the network is the same)"""
-
-
-class VQAutoencoder(nn.Module):
-    """Encoder -> cosine vector quantiser -> decoder; ``forward(x)`` reconstructs through the codebook."""
-
-    def __init__(
-        self,
-        shape: tuple[int, int],
-        enc_widths=(8, 16, 32),
-        enc_blocks=(1, 1),
-        dec_widths=(16, 32),
-        dec_blocks=(1, 1),
-        n_codes: int = 512,
-        code_dim: int = 8,
-        decay: float = 0.99,
-        dead_threshold: float = 1.0,
-        dec_cond_hidden: int = 0,
-    ) -> None:
-        super().__init__()
-        self.encoder = Encoder(shape, tuple(enc_widths), tuple(enc_blocks), code_dim, gaussian=False)
-        self.quantizer = VectorQuantizer(n_codes, code_dim, decay, dead_threshold)
-        self.decoder = Decoder(shape, tuple(dec_widths), tuple(dec_blocks), code_dim, dec_cond_hidden)
-
-    def tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """log1p images ``(B, 1, H, W)`` -> token grid ``(B, h, w)`` (int64)."""
-        return self.quantizer.indices(self.encoder.features(x))
-
-    def decode_tokens(self, idx: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """Token grid ``(B, h, w)`` -> log1p images ``(B, 1, H, W)`` (unclamped); ``cond``: the scaled
-        particle features, for a conditional decoder."""
-        return self.decoder(self.quantizer.lookup(idx), cond)
-
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        return self.decode_tokens(self.tokens(x), cond)
 
 
 @register
@@ -91,23 +56,26 @@ class VQKind(ModelKind):
     }
     sampler_defaults: dict[str, Any] = {}
     reconstructs = True
+    first_stage = FirstStage(option="tune_decoder", kind="vq", label="VQ autoencoder", sha="tune_decoder_weights_sha256",
+                             copy=ARCHITECTURE, optional=True)
 
     def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
         super().__init__(detector, hparams)
         h = self.hparams
         if isinstance(h["token_noise"], bool) or not isinstance(h["token_noise"], (int, float)) or not 0 <= h["token_noise"] < 1:
             raise FastZDCError(f"vq token_noise must be a fraction in [0, 1), got {h['token_noise']!r}")
-        if h["tune_decoder"] and not h["tune_decoder_weights_sha256"]:  # a fresh tuning run: the source's network
-            ckpt, source, sha = read_first_stage(
-                h["tune_decoder"], want="vq", label="VQ autoencoder", option="tune_decoder", second="vq", detector=detector
-            )
-            h.update({k: source[k] for k in ARCHITECTURE if k in source})
-            h.update(tune_decoder=str(ckpt), tune_decoder_weights_sha256=sha)
 
-    def training_inputs(self, net: nn.Module, batches) -> None:
-        """Decoder tuning: load the source checkpoint into ``net`` and freeze its encoder and codebook."""
+    def first_stage_network(self) -> nn.Module:
+        return self.build()
+
+    def training_inputs(self, net: nn.Module, batches, first_stage: nn.Module | None = None) -> None:
+        """Decoder tuning: start ``net`` from the source checkpoint (``first_stage``) and freeze its encoder
+        (the codebook is an EMA buffer that the frozen encoder no longer moves)."""
         if self.hparams["tune_decoder"]:
-            load_first_stage(net, self.hparams["tune_decoder"]).train()
+            if first_stage is None:
+                raise FastZDCError("decoder tuning starts from its source checkpoint: the training set-up passes it")
+            net.load_state_dict(first_stage.state_dict())
+            net.train()
             net.encoder.requires_grad_(False)
         return None
 

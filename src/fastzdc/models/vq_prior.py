@@ -10,7 +10,7 @@ tokens); the loss is the cross-entropy of the next token
 conditioned on ``n_prefix`` continuous prefix vectors ``P(c)`` (an MLP of the 9 scaled features). The
 published prior tokenises the features with a separate VQ-VAE into 2 tokens: ``cond_tokens = 2`` does
 that (:mod:`fastzdc.nn.cond_tokens`; the tokenizer is fitted on the training conditions before the GPT
-and stored in the checkpoint). The continuous prefix is the default: README "VQ-GAN" has the comparison.
+and stored in the checkpoint). The continuous prefix is the default: docs/models.md ("VQ-GAN") has the comparison.
 
 Sampling is a function of the conditions and the noise only. The noise of one sample is
 ``(2, h, w)`` standard normals: channel 0 gives the uniforms ``u_i = Phi(n_i)`` that draw token i by
@@ -32,36 +32,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import FastZDCError
 from ..nn.cond_tokens import TokenPrefix
 from ..nn.gpt import GPT
 from ..nn.mlp import ConditionalMean
+from ..nn.token_prior import TokenPrior
 from ..sampling.categorical import check_options, filtered_probs, inverse_cdf, normal_to_uniform
-from ..sampling.dither import NoiseDither, stochastic_round_log1p
-from .base import ModelKind, register
-from .pretrained import load_first_stage, read_first_stage
+from ..sampling.dither import stochastic_round_log1p
+from .base import FirstStage, ModelKind, register
 from .vq import VQKind
-
-
-class TokenPrior(nn.Module):
-    """GPT + prefix MLP (trained) and the frozen VQ decoder with its codebook."""
-
-    def __init__(
-        self, gpt: GPT, prefix: nn.Module, decoder: nn.Module, n_codes: int, code_dim: int,
-        grid: tuple[int, int], out_shape: tuple[int, int],
-    ) -> None:
-        super().__init__()
-        self.gpt = gpt
-        self.prefix = prefix
-        self.decoder = decoder.requires_grad_(False)
-        self.register_buffer("codebook", torch.zeros(n_codes, code_dim))
-        self.dither = NoiseDither(1, out_shape)
-        self.grid = tuple(grid)
-
-    def decode(self, tokens: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Tokens ``(B, T)`` in raster order -> log1p images ``max(D(e_t, c), 0)`` ``(B, 1, H, W)`` (``c``,
-        the scaled particle features, is used by a conditional VQ decoder only)."""
-        codes = self.codebook[tokens].reshape(tokens.shape[0], *self.grid, -1).permute(0, 3, 1, 2)
-        return self.decoder(codes, cond).clamp_min(0.0)
 
 
 @register
@@ -86,16 +65,12 @@ class VQPrior(ModelKind):
         "tokenizer_steps": 3000,
     }
     sampler_defaults = {"temperature": 1.1, "top_k": 32, "top_p": 1.0, "dither": True}
-    """from the sweep of benchmarks/bench_vq.py (README "VQ-GAN")"""
+    """from the sweep of benchmarks/bench_vq.py (docs/models.md, "VQ-GAN")"""
+    first_stage = FirstStage(option="vq", kind="vq", label="VQ autoencoder", sha="vq_weights_sha256", hparams="vq_hparams")
     quick_export = False  # the T decoding steps unroll into the graph: exporting takes minutes
 
     def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
         super().__init__(detector, hparams)
-        if not self.hparams["vq_hparams"]:
-            ckpt, vq_hparams, sha = read_first_stage(
-                self.hparams["vq"], want="vq", label="VQ autoencoder", option="vq", second=self.kind, detector=detector
-            )
-            self.hparams.update(vq=str(ckpt), vq_hparams=vq_hparams, vq_weights_sha256=sha)
         self.vq_kind = VQKind(detector, self.hparams["vq_hparams"])
 
     # ------------------------------------------------------------------ network
@@ -127,12 +102,18 @@ class VQPrior(ModelKind):
         return TokenPrior(gpt, prefix, decoder, n_codes, int(vh["code_dim"]), self.vq_kind.grid_shape(), self.detector.shape)
 
     # ------------------------------------------------------------------ training
+    def first_stage_network(self) -> nn.Module:
+        return self.vq_kind.build()
+
     @torch.no_grad()
-    def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+                        first_stage: nn.Module | None = None) -> torch.Tensor:
         """Tokenise the training split with the frozen VQ autoencoder: ``(n, T)`` int16, raster order.
         Also copies the VQ decoder and codebook into ``net``, and with a tokenised prefix fits the
         feature tokenizer on the split's conditions (seeded; its scores go to :attr:`inputs_report`)."""
-        vq = load_first_stage(self.vq_kind.build(), self.hparams["vq"])
+        if first_stage is None:
+            raise FastZDCError("vq-prior trains on the tokens of its VQ autoencoder: the training set-up passes it")
+        vq = first_stage
         net.decoder.load_state_dict(vq.decoder.state_dict())
         net.codebook.copy_(vq.quantizer.codebook)
         parts, conds = [], []

@@ -6,7 +6,7 @@ Shapes (``z_ch`` latent channels): ``(B, 1, H, W) -> (B, z_ch, ceil(H/4), ceil(W
 images are zero-padded symmetrically to a multiple of 4 (ZP 56x30 -> 56x32) and the decoder output is
 cropped back by the same amount, so every pixel stays on its fibre.
 
-The decoder runs at every generated sample, so it is built for CPU speed (cpu_performance.md: the
+The decoder runs at every generated sample, so it is built for CPU speed (the
 cost sits in the full-resolution layers): residual blocks at 1/4 and 1/2 resolution only, no
 normalisation layers, and the last layer is a 3x3 convolution to ``4`` channels at 1/2 resolution
 followed by a pixel shuffle (each 1/2-resolution cell writes its 2x2 output pixels); with

@@ -11,7 +11,7 @@ After :meth:`FeatureTokenizer.fit` the tokenizer is frozen; :class:`TokenPrefix`
 GPT's prefix ``emb(k_j) + pos_j`` (a learned embedding of each token id plus a learned position vector).
 The prefix sees the particle only through ``K^n_tokens`` cells, where a continuous prefix MLP
 (:class:`~fastzdc.nn.mlp.ConditionalMean`) sees it exactly: the tokenised prefix is kept for the
-comparison the VQ-GAN issue asks for (README "VQ-GAN").
+comparison of the two prefixes (docs/models.md, "VQ-GAN").
 
 >>> tok = FeatureTokenizer(n_tokens=2, n_codes=16, code_dim=4, hidden=32)
 >>> report = tok.fit(torch.randn(512, 9), steps=20, batch_size=128, seed=0)

@@ -34,7 +34,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
 REVIVED_COUNT = 2.0
 """a revived code starts at this multiple of the dead threshold: unused, it is dead again after
 ``log(2) / (1 - decay)`` steps (69 at decay 0.99) and moves elsewhere"""

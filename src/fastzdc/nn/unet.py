@@ -1,6 +1,6 @@
 """A small conditional UNet for ZDC images: thin at full resolution, capacity at low resolution.
 
-Design (cpu_performance.md: the cost of these nets sits in the full-resolution layers):
+Design (the cost of these nets sits in the full-resolution layers):
 
 * images are zero-padded symmetrically to a multiple of 4 (ZP 56x30 -> 56x32, one column each side)
   and cropped back by the same amount: every output pixel stays on its fibre (no shifting crop);
@@ -99,7 +99,7 @@ class CondUNet(nn.Module):
 
     Under bfloat16 autocast the convolutions run in bfloat16 while the GroupNorms and the output
     convolution stay float32 (:class:`GroupNorm32`, :class:`Float32Conv2d`); ``auto_bfloat16`` lets
-    ``--precision auto`` pick that mode (:mod:`fastzdc.sampling.precision`).
+    ``--precision auto`` pick that mode (:mod:`fastzdc.inference.precision`).
 
     Args:
         in_shape: image shape ``(H, W)`` (44x44 or 56x30; any size works).

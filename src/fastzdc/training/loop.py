@@ -23,7 +23,6 @@ uninterrupted run on CPU).
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import os
 import time
@@ -34,28 +33,31 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import __version__
+from ..checkpoint import (
+    STATE,
+    STATE_JSON,
+    WEIGHTS,
+    file_sha256,
+    load_config,
+    load_tensors,
+    load_weights_into,
+    resolve,
+    save_checkpoint,
+)
 from ..data import load_dataset, published_split
 from ..data.scaler import StandardScaler
 from ..detector import get_detector
+from ..devices import pick_device
 from ..errors import FastZDCError
-from ..metrics import compare_counts
-from ..models import get_kind
+from ..evaluation.metrics import compare_counts
 from ..nn.unet import n_params
 from ..progress import progress_bar
-from ..sampling.generator import ModelGenerator, counts_from_log_images, pick_device
-from .checkpoint import STATE, STATE_JSON, WEIGHTS, load_config, load_tensors, load_weights_into, resolve, save_checkpoint
+from ..sampling.counts import counts_from_log_images, sample_counts
+from ..sampling.noise import NoiseStream
 from .config import TrainConfig
+from .first_stage import load_first_stage, make_kind
 
 VAL_SEED = 12345
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def lr_at(cfg: TrainConfig, step: int, total: int) -> float:
@@ -126,7 +128,7 @@ def train(
     steps_per_epoch = max(n_train // bs, 1)
     total = steps_per_epoch * cfg.epochs
 
-    kind = get_kind(cfg.kind)(detector, cfg.model)
+    kind = make_kind(cfg.kind, detector, cfg.model)
     sampler = kind.sampler_options(cfg.sampler)
     torch.manual_seed(cfg.seed)
     try:
@@ -137,7 +139,10 @@ def train(
     if init is not None:
         load_weights_into(net, load_tensors(init[0] / WEIGHTS), init[0] / WEIGHTS)
         log(f"starting from the weights and scaler of {init[0]}")
-    inputs = kind.training_inputs(net, _training_batches(resp, cond, device, f"{cfg.kind}-{detector.name} preparing inputs", progress))
+    first_stage = load_first_stage(kind)
+    inputs = kind.training_inputs(net, _training_batches(resp, cond, device, f"{cfg.kind}-{detector.name} preparing inputs", progress),
+                                  first_stage)
+    del first_stage
     if kind.inputs_report:
         log("first stage: " + _stats_text(kind.inputs_report, ", ")[2:])
     trainable = [name for name, p in net.named_parameters() if p.requires_grad]
@@ -318,9 +323,10 @@ def validate(kind, net, scaler, sampler, cond, resp, device) -> dict[str, float]
                                for x, c in _training_batches(resp, scaled, device, "", False, batch=1024)])
         scores = compare_counts(kind.detector, resp, fake, n_rep=1)
         return {"val_w": scores["w_mean"], "val_mae": scores["mae"]}
-    gen = ModelGenerator(kind, net, scaler, sampler, device=device)
-    fake = gen.generate(cond, seed=VAL_SEED, batch_size=1024)
     net.eval()
+    fake = sample_counts(lambda c, z: kind.sample(net, c, z, **sampler), scaler.transform(cond),
+                         NoiseStream(VAL_SEED, kind.noise_shape()), kind.detector.shape, batch_size=1024, device=device,
+                         dequantized=kind.dequantized)
     scores = compare_counts(kind.detector, resp, fake, n_rep=1)
     return {"val_w": scores["w_mean"], "val_mae": scores["mae"]}
 

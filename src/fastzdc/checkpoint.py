@@ -14,6 +14,7 @@ history) for ``--resume``. Directories are written under a temporary name and sw
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .. import __version__
-from .._atomic import atomic_dir
-from ..errors import FastZDCError
+from . import __version__
+from ._atomic import atomic_dir
+from .errors import FastZDCError
 
 FORMAT = "fastzdc-checkpoint"
 FORMAT_VERSION = 1
@@ -32,6 +33,15 @@ WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 STATE = "train_state.safetensors"
 STATE_JSON = "train_state.json"
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks (hex digest)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def save_checkpoint(

@@ -11,7 +11,7 @@ Everything here works on photon counts; log1p images must be mapped back with ``
 * **MAE** (paired: generated row k against reference row k): ``mean over rows and channels of
   |s_gen - s_ref|``, i.e. the mean absolute error *per channel* in photons. The published
   implementation (faster_zdc) divides this once more by 5; :attr:`ResultRow.mae_div5` gives that
-  number so the published MAE figures can be compared (published.md §3.1).
+  number so the published MAE figures can be compared (docs/data.md).
 * **Pixel RMSE**: ``sqrt(mean over rows and pixels of (gen - ref)^2)`` in photons.
 * **Pooling**: each test condition is generated ``n_rep`` times (default 5, as published); the
   reference set is repeated ``n_rep`` times and all repetitions are pooled into one distribution
@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import wasserstein_distance
 
-from .detector import N_CHANNELS, Detector
-from .generator import Generator
+from ..detector import N_CHANNELS, Detector
+from ..generator import Generator
 
 N_REP_DEFAULT = 5
 
@@ -122,16 +122,18 @@ def evaluate_generator(
     batch_size: int = 8192,
     device: Any = None,
     name: str | None = None,
+    advance: Any = None,
 ) -> tuple[ResultRow, np.ndarray]:
     """Generate ``n_rep`` responses per test condition and score them against ``responses``.
 
     Returns:
         the result row and the generated counts ``(n_rep * N, nx, ny)`` (repetition-major).
+        ``advance(k)`` is passed on to the generator (progress per batch).
     """
     det = generator.detector
     tiled = np.tile(np.asarray(conditions), (n_rep, 1))
     t0 = time.perf_counter()
-    gen = generator.generate(tiled, seed=seed, batch_size=batch_size, device=device)
+    gen = generator.generate(tiled, seed=seed, batch_size=batch_size, device=device, advance=advance)
     elapsed = time.perf_counter() - t0
     scores = compare_counts(det, responses, gen, n_rep)
     row = ResultRow(
@@ -139,11 +141,11 @@ def evaluate_generator(
         detector=det.name,
         n_test=int(len(conditions)),
         n_rep=n_rep,
-        n_params=int(getattr(generator, "n_params", 0)),
+        n_params=int(generator.n_params),
         time_per_sample_ms=1e3 * elapsed / max(len(tiled), 1),
         batch_size=batch_size,
-        device=str(device or getattr(generator, "device", None) or "cpu"),
-        precision=str(getattr(generator, "precision", "float32")),
+        device=str(device or generator.device),
+        precision=str(generator.precision),
         **scores,
     )
     return row, gen

@@ -1,7 +1,7 @@
 """ONNX Runtime as a generation back end: sessions that never spin idle cores, a strict check of an
 exported file's inputs and output, and :class:`OnnxGenerator` (the Generator interface).
 
-Thread settings (ecosystem.md §3): ONNX Runtime's default thread pool *spins* while waiting for work;
+Thread settings: ONNX Runtime's default thread pool *spins* while waiting for work;
 alive next to PyTorch (or Geant4) in one process it steals the cores they need (PyTorch's batch-1
 latency was measured to go from 23 ms to ~1 s). Every session here sets ``intra_op_num_threads``
 explicitly, one inter-op thread, sequential execution and ``allow_spinning = 0`` for both pools.
@@ -10,6 +10,7 @@ explicitly, one inter-op thread, sequential execution and ``allow_spinning = 0``
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from ..data.scaler import StandardScaler
 from ..data.validate import validate_conditions
 from ..detector import Detector, get_detector
 from ..errors import FastZDCError
-from ..sampling.generator import MAX_COUNT, NoiseStream
-from .card import SCALER_JSON, is_export_dir, load_card, variant_name
+from ..sampling.counts import MAX_COUNT
+from ..sampling.noise import NoiseStream
+from .card import SCALER_JSON, load_card, variant_name
 from .graph import CONDITIONS, NOISE, OUTPUT, RAW_OUTPUT
 
 ORT_FLOAT = "tensor(float)"
@@ -100,10 +102,14 @@ def check_signature(
 class OnnxGenerator:
     """A model in ONNX Runtime as a :class:`~fastzdc.generator.Generator` (CPU).
 
-    The noise of rows ``[k*B, (k+1)*B)`` comes from :class:`~fastzdc.sampling.generator.NoiseStream`, as
-    in :class:`~fastzdc.sampling.generator.ModelGenerator`: with the same seed both back ends see the
-    same noise and give the same responses up to float rounding.
+    The noise comes from :class:`~fastzdc.sampling.noise.NoiseStream`, as in
+    :class:`~fastzdc.inference.model.ModelGenerator`: with the same seed both back ends see the same
+    noise and give the same responses up to float rounding. The sampler is unrolled in the graph, so
+    no sampler option can change per call (:attr:`adjustable` is empty).
     """
+
+    adjustable: frozenset[str] = frozenset()
+    backend = "onnx"
 
     def __init__(
         self,
@@ -132,7 +138,6 @@ class OnnxGenerator:
         self.precision = precision
         self.threads = threads
         self.device = "cpu"
-        self.backend = "onnx"
         self.source = source
 
     @staticmethod
@@ -147,7 +152,7 @@ class OnnxGenerator:
 
     def generate_log(self, cond_scaled: np.ndarray, noise: np.ndarray) -> np.ndarray:
         """``(B, nx, ny)`` continuous log1p images (``log_image_unrounded``; comparable with PyTorch's
-        :meth:`~fastzdc.sampling.generator.ModelGenerator.generate_log`)."""
+        :meth:`~fastzdc.inference.model.ModelGenerator.generate_log`)."""
         out = self.run(cond_scaled, noise)
         return out.get(RAW_OUTPUT, out[OUTPUT])
 
@@ -158,7 +163,8 @@ class OnnxGenerator:
         return np.clip(np.rint(np.expm1(log)), 0, MAX_COUNT).astype(np.uint16)
 
     def generate(
-        self, conditions: np.ndarray, *, seed: int | None = None, batch_size: int = 4096, device: Any = None, **sampler: Any
+        self, conditions: np.ndarray, *, seed: int | None = None, batch_size: int = 4096, device: Any = None,
+        advance: Callable[[int], None] | None = None, **sampler: Any,
     ) -> np.ndarray:
         """``(N, 9)`` raw features -> ``(N, nx, ny)`` uint16 counts (the graph rounds as the PyTorch back end)."""
         if batch_size < 1:
@@ -175,6 +181,8 @@ class OnnxGenerator:
         for start in range(0, len(cond), batch_size):
             c = cond[start : start + batch_size]
             out[start : start + len(c)] = self.counts(c, noise.rows(start, start + len(c)).numpy())
+            if advance is not None:
+                advance(len(c))
         return out
 
 
@@ -184,28 +192,11 @@ def default_threads() -> int:
     return max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
 
 
-def load_onnx_generator(
-    path: str | Path, *, precision: str = "float32", threads: int | None = None, **sampler: Any
-) -> OnnxGenerator:
-    """An ONNX Runtime Generator from an export folder (``fastzdc export onnx``) or from a checkpoint
-    folder, which is then exported in memory with the requested sampler (takes seconds)."""
+def onnx_from_export_dir(folder: Path, precision: str = "float32", threads: int | None = None, **sampler: Any) -> OnnxGenerator:
+    """The ONNX Runtime Generator of an export folder's ``precision`` variant (``float32`` or ``float16``).
+    Sampler options may only repeat the card's: the graph has them unrolled."""
     threads = default_threads() if threads is None else int(threads)
-    if is_export_dir(path):
-        return _from_export_dir(Path(path), precision, threads, sampler)
-    if precision != "float32":
-        raise FastZDCError("a float16 ONNX model comes from an export folder (fastzdc export onnx --fp16); "
-                           "give the folder, not the checkpoint", path)
-    from ..sampling.generator import load_generator
-    from .graph import export_sampler, with_count_output
-
-    gen = load_generator(path, device="cpu", **sampler)
-    model = with_count_output(export_sampler(gen.kind, gen.net, gen.sampler), gen.kind.dequantized)
-    session = open_session(model.SerializeToString(), threads=threads, where=path)
-    return OnnxGenerator(session, gen.detector, gen.scaler, gen.kind.noise_shape(), name=gen.name, sampler=gen.sampler,
-                         n_params=gen.n_params, dequantized=gen.kind.dequantized, threads=threads, source=str(path))
-
-
-def _from_export_dir(folder: Path, precision: str, threads: int, sampler: dict[str, Any]) -> OnnxGenerator:
+    folder = Path(folder)
     card = load_card(folder)
     variant = variant_name(precision)
     entry = card["files"].get(variant)
@@ -225,4 +216,4 @@ def _from_export_dir(folder: Path, precision: str, threads: int, sampler: dict[s
                          source=str(file))
 
 
-__all__ = ["OnnxGenerator", "check_signature", "load_onnx_generator", "open_session", "session_options"]
+__all__ = ["OnnxGenerator", "check_signature", "onnx_from_export_dir", "open_session", "session_options"]

@@ -1,4 +1,4 @@
-"""Any model kind's whole sampler as one ONNX graph, and the two graph rewrites made from it.
+"""Any model kind's whole sampler as one ONNX graph, with the rounding tail that makes photon counts.
 
 The graph is ``log_image = sample(noise, conditions)`` with the kind's own
 ``kind.sample(net, conditions, noise, **sampler)``: the fixed number of ODE steps is a Python loop with
@@ -19,13 +19,9 @@ Exporter: ``torch.onnx.export(..., dynamo=True)`` (the torch.export-based export
 since 2.9; the TorchScript-based one is deprecated). On the shipped FM it gives half the nodes of the
 TorchScript exporter (1,173 against 2,298), named dynamic dimensions and no duplicated weights.
 
-Rewrites (pure ONNX, no second export):
-
-* :func:`with_count_output`: appends the rounding tail that makes ``log_image`` from ``log_image_unrounded``
-  (after the float16 conversion, so the tail is float32 in every variant);
-* :func:`with_graph_noise`: the ``noise`` input replaced by ``RandomNormalLike`` inside the graph, so
-  the file takes the conditions alone (for consumers that make no noise of their own);
-* :func:`to_float16`: weights and arithmetic in float16, inputs and output kept float32.
+:func:`with_count_output` appends the rounding tail that makes ``log_image`` from ``log_image_unrounded``
+(after any float16 conversion, so the tail is float32 in every variant). The rewrites that only the
+exporter makes (noise drawn in the graph, float16) are in :mod:`fastzdc.export.rewrite`.
 """
 
 from __future__ import annotations
@@ -47,6 +43,7 @@ from torch import nn
 from ..conditions import N_FEATURES
 from ..errors import FastZDCError
 from ..models import ModelKind
+from ..nn.sampler_graph import SamplerGraph
 
 NOISE = "noise"
 CONDITIONS = "conditions"
@@ -57,22 +54,6 @@ BATCH = "batch"
 MIN_OPSET = 18
 """the dynamo exporter writes opset 18 natively; older opsets would need a lossy version conversion"""
 DEFAULT_OPSET = 18
-
-
-class SamplerGraph(nn.Module):
-    """``forward(noise, conditions) -> (B, nx, ny)`` non-negative continuous log1p images: the kind's
-    sampler with fixed options (exported as ``log_image_unrounded``)."""
-
-    def __init__(self, kind: ModelKind, net: nn.Module, sampler: dict[str, Any]) -> None:
-        super().__init__()
-        self.kind = kind
-        self.net = net
-        self.sampler = dict(sampler)
-        self.image_shape = tuple(kind.detector.shape)
-
-    def forward(self, noise: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
-        x = self.kind.sample(self.net, conditions, noise, **self.sampler)
-        return x.clamp_min(0.0).reshape(-1, *self.image_shape)
 
 
 @contextlib.contextmanager
@@ -105,7 +86,7 @@ def export_sampler(
         raise FastZDCError(f"--opset must be an integer >= {MIN_OPSET} (the exporter's native opset), got {opset!r}")
     opts = kind.sampler_options(sampler)
     net = copy.deepcopy(net).to("cpu", memory_format=torch.contiguous_format).float().eval()
-    module = SamplerGraph(kind, net, opts).eval()
+    module = SamplerGraph(net, lambda n, c, z: kind.sample(n, c, z, **opts), kind.detector.shape).eval()
     example = (torch.randn(2, *kind.noise_shape()), torch.randn(2, N_FEATURES))
     batch = torch.export.Dim(BATCH, min=1, max=1 << 24)
     try:
@@ -144,14 +125,6 @@ def _strip_debug_metadata(model: onnx.ModelProto) -> None:
             del node.metadata_props[:]
 
 
-def set_metadata(model: onnx.ModelProto, meta: dict[str, str]) -> None:
-    """Key/value strings in the ONNX file itself (ONNX Runtime: ``session.get_modelmeta().custom_metadata_map``)."""
-    del model.metadata_props[:]
-    for k, v in meta.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = str(k), str(v)
-
-
 def with_count_output(model: onnx.ModelProto, dequantized: bool = False) -> onnx.ModelProto:
     """A copy of a sampler graph (output ``log_image_unrounded`` = x) with a first output
     ``log_image = log(1 + clip(round(exp(x) - 1), 0, 65535))`` (``floor`` instead of ``round`` for a
@@ -181,74 +154,3 @@ def with_count_output(model: onnx.ModelProto, dequantized: bool = False) -> onnx
     g.output.extend([counts, raw])
     onnx.checker.check_model(out)
     return out
-
-
-def with_graph_noise(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of ``model`` whose float32 ``noise`` input is drawn inside the graph.
-
-    ``noise = RandomNormalLike(ConstantOfShape(concat(shape(conditions)[:1], noise_dims)))`` with mean 0,
-    scale 1 and no seed attribute: ONNX Runtime seeds the kernel once per session (``onnxruntime.set_seed``
-    fixes it) and every run draws fresh noise. The only input left is ``conditions``.
-    """
-    out = copy.deepcopy(model)
-    g = out.graph
-    noise = next((i for i in g.input if i.name == NOISE), None)
-    if noise is None or not any(i.name == CONDITIONS for i in g.input):
-        raise FastZDCError(f"the graph needs inputs {NOISE!r} and {CONDITIONS!r} to move the noise inside")
-    tt = noise.type.tensor_type
-    if tt.elem_type != TensorProto.FLOAT:
-        raise FastZDCError(f"the {NOISE!r} input must be float32 to be drawn inside the graph")
-    dims = [d.dim_value for d in tt.shape.dim[1:]]
-    if not dims or any(d <= 0 for d in dims):
-        raise FastZDCError(f"the {NOISE!r} input needs static dimensions after the batch, got {dims}")
-    g.input.remove(noise)
-    prefix = "fastzdc_noise_"
-    g.initializer.append(numpy_helper.from_array(np.asarray(dims, np.int64), prefix + "dims"))
-    new_nodes = [
-        helper.make_node("Shape", [CONDITIONS], [prefix + "batch"], start=0, end=1, name=prefix + "shape"),
-        helper.make_node("Concat", [prefix + "batch", prefix + "dims"], [prefix + "full_shape"], axis=0, name=prefix + "concat"),
-        helper.make_node("ConstantOfShape", [prefix + "full_shape"], [prefix + "zeros"],
-                         value=helper.make_tensor("value", TensorProto.FLOAT, [1], [0.0]), name=prefix + "zeros"),
-        helper.make_node("RandomNormalLike", [prefix + "zeros"], [NOISE], dtype=TensorProto.FLOAT, mean=0.0,
-                         scale=1.0, name=prefix + "draw"),
-    ]
-    nodes = list(g.node)
-    del g.node[:]
-    g.node.extend(new_nodes + nodes)
-    onnx.checker.check_model(out)
-    return out
-
-
-def to_float16(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Weights and arithmetic in float16; the inputs and the output stay float32 (``Cast`` at the edges),
-    so a consumer feeds and reads the same tensors as for the float32 file."""
-    from onnxruntime.transformers.float16 import convert_float_to_float16
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        logging.getLogger("onnxruntime.transformers.float16").setLevel(logging.ERROR)
-        out = convert_float_to_float16(copy.deepcopy(model), keep_io_types=True)
-    _toposort(out.graph)
-    onnx.checker.check_model(out)
-    out.doc_string = model.doc_string + " [float16 weights and arithmetic; float32 inputs and output]"
-    return out
-
-
-def _toposort(graph: onnx.GraphProto) -> None:
-    """Order the nodes so that every input is produced before it is used (the float16 converter appends
-    its edge casts at the end; ONNX Runtime copes, but the ONNX checker and other consumers do not)."""
-    known = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
-    pending = list(graph.node)
-    ordered: list[onnx.NodeProto] = []
-    while pending:
-        ready = [n for n in pending if all(i in known for i in n.input)]
-        if not ready:
-            raise FastZDCError("the graph has a cycle or an undefined tensor: " + ", ".join(
-                sorted({i for n in pending for i in n.input if i not in known})[:3]))
-        ready_ids = {id(n) for n in ready}
-        pending = [n for n in pending if id(n) not in ready_ids]
-        for n in ready:
-            ordered.append(n)
-            known.update(n.output)
-    del graph.node[:]
-    graph.node.extend(ordered)
