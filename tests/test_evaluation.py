@@ -432,7 +432,9 @@ def test_fidelity_suite_keys_json_and_determinism(mc_sets):
     r = fidelity_suite(ZN, cond[:n], a[:n], b[:n], seed=0, quick=True)
     text = json.dumps(r, allow_nan=False)
     assert set(r) == {"detector", "n_events", "seed", "quick", "features", "channels", "photon_sum",
-                      "energy_bins", "species", "classifier", "fpd", "kpd", "timing_s"}
+                      "energy_bins", "species", "classifier", "single_features", "fpd", "kpd", "timing_s"}
+    assert set(r["classifier"]) == {"features", "features_conditional", "sums", "sums_conditional", "images"}
+    assert [f["name"] for f in r["single_features"]] == list(FEATURE_NAMES)
     assert r["n_events"] == n and r["classifier"]["images"] is None
     assert r["features"]["names"] == list(FEATURE_NAMES) and len(r["channels"]["w_per_channel"]) == 5
     assert abs(r["classifier"]["features"]["auc"] - 0.5) < 0.1
@@ -445,3 +447,33 @@ def test_fidelity_suite_keys_json_and_determinism(mc_sets):
     assert again == r and len(text) > 0
     with pytest.raises(FastZDCError):
         fidelity_suite(ZN, cond[:n], a[:n], b[: n - 1])
+
+
+def test_conditional_classifier_sees_responses_of_the_wrong_particle():
+    """Responses shuffled among the particles keep every marginal: only the conditional tests notice."""
+    from fastzdc.evaluation import fidelity_suite
+    from fastzdc.mc import MonteCarloGenerator, simulate
+
+    b = simulate(3000, detectors=("zn",), seed=8, keep_nonempty_only=True)
+    ref = b.responses["zn"]
+    again = MonteCarloGenerator("zn", nonempty=True).generate(b.conditions, seed=9)
+    shuffled = again[np.random.default_rng(0).permutation(len(again))]
+    fs = fidelity_suite(ZN, b.conditions, ref, shuffled, quick=True, seed=1)
+    cls = fs["classifier"]
+    assert cls["sums"]["auc"] < 0.56 and cls["features"]["auc"] < 0.56  # marginals agree
+    assert cls["sums_conditional"]["auc"] > 0.65 and cls["features_conditional"]["auc"] > 0.65
+    fair = fidelity_suite(ZN, b.conditions, ref, again, quick=True, seed=1)["classifier"]
+    assert fair["sums_conditional"]["auc"] < 0.56
+
+
+def test_single_feature_aucs_point_at_the_distorted_feature():
+    from fastzdc.evaluation.classifier import single_feature_aucs
+    from fastzdc.evaluation.features import FEATURE_NAMES
+
+    rng = np.random.default_rng(2)
+    ref = np.abs(rng.normal(5, 1, (4000, 12)))
+    gen = np.abs(rng.normal(5, 1, (4000, 12)))
+    gen[:, FEATURE_NAMES.index("max_pixel")] *= 1.3
+    aucs = {a["name"]: a["auc"] for a in single_feature_aucs(ref, gen, seed=0)}
+    assert max(aucs, key=aucs.get) == "max_pixel" and aucs["max_pixel"] > 0.6
+    assert all(abs(v - 0.5) < 0.05 for k, v in aucs.items() if k != "max_pixel")

@@ -96,3 +96,29 @@ def test_channel_sums_chunking_is_exact():
     imgs = rng.poisson(0.3, (101, 44, 44)).astype(np.uint16)
     np.testing.assert_array_equal(ZN.channel_sums(imgs, chunk=7), ZN.channel_sums(imgs))
     assert ZN.channel_sums(imgs).sum() == imgs.sum()
+
+
+def test_w_from_sorted_sums_equals_scipy_with_tiling():
+    from fastzdc.evaluation.metrics import w_sorted
+
+    rng = np.random.default_rng(4)
+    ref = rng.exponential(30, (200, 5))
+    gen = rng.exponential(33, (3 * 200, 5))
+    fast = w_sorted(np.sort(ref, axis=0), np.sort(gen, axis=0), 3)
+    slow = [wasserstein_distance(np.tile(ref[:, c], 3), gen[:, c]) for c in range(5)]
+    np.testing.assert_allclose(fast, slow, rtol=1e-12)
+
+
+def test_bootstrap_errors_shrink_with_the_test_size_and_the_floor_ratio_is_one():
+    from fastzdc.evaluation.metrics import bootstrap_w
+
+    rng = np.random.default_rng(5)
+
+    def errs(n):
+        ref = rng.exponential(30, (n, 5))
+        sums = {"floor": rng.exponential(30, (2 * n, 5)), "model": rng.exponential(36, (2 * n, 5))}
+        return bootstrap_w(ref, sums, 2, floor="floor", n_boot=60, seed=1)
+
+    small, large = errs(300), errs(4800)
+    assert large["model"]["w_err"] < 0.5 * small["model"]["w_err"]  # ~ 1 / sqrt(n)
+    assert small["floor"]["w_over_floor_err"] == 0.0 and large["model"]["w_over_floor_err"] > 0

@@ -403,22 +403,32 @@ def _auc(v: dict[str, Any] | None) -> str:
     return "-" if not v or v.get("value") is None else f"{v['value']:.3f}"
 
 
+def _pm(value: float | None, err: float | None, digits: int) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}" if err is None else f"{value:.{digits}f} ± {err:.{digits}f}"
+
+
 def print_result_table(rows: list[dict[str, Any]], title: str) -> None:
-    """The published Table-1 layout; the floor row is shown as "original data (MC)"."""
-    wide = Console(width=max(console.width, 140)) if not console.is_terminal else console
-    t = Table("det", "generator", "ms/sample", "W mean", "W/floor", "W per channel", "MAE", "MAE/5", "params", "AUC feat",
-              "AUC img", title=title)
+    """The published Table-1 layout plus the conditional tests; the floor row is shown as "original data (MC)".
+
+    Columns: W mean and W / floor with bootstrap errors; AUC of classifiers on the 12 high-level features
+    and on the 5 channel sums, without and with the particle (``|p``); on the images."""
+    wide = Console(width=max(console.width, 150)) if not console.is_terminal else console
+    t = Table("det", "generator", "ms/sample", "W mean", "W/floor", "MAE", "params", "AUC feat", "AUC feat|p",
+              "AUC sums|p", "AUC img", title=title)
     for col in t.columns:
         col.no_wrap = True
     floors = {r["detector"]: r["w_mean"] for r in rows if r.get("extra", {}).get("is_floor")}
     for r in rows:
         floor = floors.get(r["detector"])
-        ratio = f"{r['w_mean'] / floor:.2f}" if floor else "-"
+        ratio = r.get("w_over_floor", r["w_mean"] / floor if floor else None)
         name = "original data (MC)" if r.get("extra", {}).get("is_floor") else r["name"]
+        fid = r.get("fidelity") or {}
         t.add_row(
-            r["detector"].upper(), name, f"{r['time_per_sample_ms']:.3f}", f"{r['w_mean']:.3f}", ratio,
-            " ".join(f"{w:.2f}" for w in r["w_per_channel"]), f"{r['mae']:.2f}", f"{r['mae_div5']:.2f}", str(r["n_params"]),
-            *(_auc((r.get("fidelity") or {}).get(k)) for k in ("auc_features", "auc_images")),
+            r["detector"].upper(), name, f"{r['time_per_sample_ms']:.3f}", _pm(r["w_mean"], r.get("w_err"), 3),
+            _pm(ratio, r.get("w_over_floor_err"), 2), f"{r['mae']:.2f}", str(r["n_params"]),
+            *(_auc(fid.get(k)) for k in ("auc_features", "auc_features_conditional", "auc_sums_conditional", "auc_images")),
         )
     wide.print(t)
 

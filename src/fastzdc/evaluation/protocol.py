@@ -21,8 +21,12 @@ from ..mc import MonteCarloGenerator
 from ..progress import progress_bar
 from ..sampling.ode import evaluations
 from .diversity import diversity_from_counts
-from .metrics import compare_counts, evaluate_generator
+from .metrics import bootstrap_w, compare_counts, evaluate_generator
 from .suite import fidelity_suite
+
+
+BOOTSTRAPS = 100
+"""bootstrap resamples of the test particles for the errors of W and W / floor"""
 
 
 def score_generators(
@@ -39,6 +43,7 @@ def score_generators(
     repetitions of the first ``repeat_rows`` conditions (repetition-major, for the diversity test).
     ``tick(name)`` is called as each generator is done (the demo's overall progress)."""
     rows = []
+    sums: dict[str, np.ndarray] = {}
     for k, (g, is_floor) in enumerate(gens):
         with progress_bar(f"{ds.detector.name.upper()} {g.name}: {n_rep} x {len(ds)} samples", n_rep * len(ds),
                           progress) as advance:
@@ -51,6 +56,7 @@ def score_generators(
         else:
             row.extra["sampler"] = dict(g.sampler)
         key = FLOOR_KEY if is_floor else row.name
+        sums[key] = ds.detector.channel_sums(fake)
         if samples is not None:
             samples[key] = fake[: len(ds)]
         if repeats is not None:
@@ -59,7 +65,23 @@ def score_generators(
         rows.append(row.to_dict())
         if tick is not None:
             tick(f"{ds.detector.name.upper()} {g.name} scored")
+    add_errors(rows, ds.detector.channel_sums(ds.responses), sums, n_rep, seed=seed)
     return rows
+
+
+def add_errors(rows: list[dict[str, Any]], ref_sums: np.ndarray, sums: dict[str, np.ndarray], n_rep: int, *,
+               seed: int = 0, n_boot: int = BOOTSTRAPS) -> None:
+    """``w_err``, ``w_over_floor`` and ``w_over_floor_err`` on each row (in place): bootstrap over the test
+    particles, shared by all rows (:func:`fastzdc.evaluation.metrics.bootstrap_w`)."""
+    floor = FLOOR_KEY if FLOOR_KEY in sums else None
+    errs = bootstrap_w(ref_sums, sums, n_rep, floor=floor, n_boot=n_boot, seed=seed)
+    floor_w = next((r["w_mean"] for r in rows if r.get("extra", {}).get("is_floor")), None)
+    for row in rows:
+        key = FLOOR_KEY if row.get("extra", {}).get("is_floor") else row["name"]
+        row["w_err"] = errs[key]["w_err"]
+        row["w_over_floor"] = row["w_mean"] / floor_w if floor_w else None
+        row["w_over_floor_err"] = errs[key].get("w_over_floor_err") if floor_w else None
+
 
 
 FLOOR_KEY = "floor (MC)"
@@ -86,6 +108,8 @@ def add_fidelity(ds: Dataset, rows: list[dict[str, Any]], samples: dict[str, np.
 
         fid: dict[str, Any] = {
             "auc_features": auc(cls.get("features")), "auc_images": auc(cls.get("images")),
+            "auc_features_conditional": auc(cls.get("features_conditional")),
+            "auc_sums": auc(cls.get("sums")), "auc_sums_conditional": auc(cls.get("sums_conditional")),
             "fpd": {"value": fs["fpd"]["value"], "error": fs["fpd"]["err"]},
             "kpd": {"value": fs["kpd"]["value"], "error": fs["kpd"]["err"]},
             "empty_fraction": fs["photon_sum"]["empty_fraction"],

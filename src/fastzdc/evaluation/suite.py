@@ -19,9 +19,13 @@ becomes ``None``):
     lists of :func:`.conditional.slice_agreement` dicts (``n``, ``w_mean``, ``w_per_channel``,
     ``photon_sum``, ``empty_fraction``) with ``label``/``lo``/``hi`` resp. ``species``.
 ``classifier``
-    ``{"features", "features_conditional", "images"}``, each ``{"auc", "auc_err",
-    "n_train_per_class", "n_test_per_class", "method", "seconds"}`` (:mod:`.classifier`);
-    ``images`` is ``None`` with ``quick=True``.
+    ``{"features", "features_conditional", "sums", "sums_conditional", "images"}``, each ``{"auc",
+    "auc_err", "n_train_per_class", "n_test_per_class", "method", "seconds"}`` (:mod:`.classifier`):
+    on the 12 high-level features or on the 5 channel sums only, without or with the particle's
+    features (*conditional*: the classifier sees which particle each response belongs to, so it can
+    only gain from a wrong dependence on the particle); ``images`` is ``None`` with ``quick=True``.
+    ``single_features``: one ``{"name", "auc", "auc_err"}`` per high-level feature
+    (:func:`.classifier.single_feature_aucs`: which features separate the sets).
 ``fpd``, ``kpd``
     :func:`.fpd.fpd` (``value``, ``err``, ``min_samples``, ``max_samples``, ...) and :func:`.fpd.kpd`
     (``value``, ``err``, ``batch_size``, ``num_batches``) on the log1p-transformed features
@@ -48,10 +52,19 @@ from ..data.validate import validate_conditions
 from ..detector import Detector
 from ..errors import FastZDCError
 from ._threads import DEFAULT_THREADS, limit_threads
-from .classifier import DEFAULT_MAX_EVENTS, DEFAULT_MAX_IMAGE_EVENTS, classifier_auc_features, classifier_auc_images
+from .classifier import (
+    DEFAULT_MAX_EVENTS,
+    DEFAULT_MAX_IMAGE_EVENTS,
+    classifier_auc_features,
+    classifier_auc_images,
+    single_feature_aucs,
+)
 from .conditional import ENERGY_EDGES_GEV, by_energy, by_species, channel_agreement, photon_sum_agreement
 from .features import FEATURE_NAMES, check_images, high_level_features, transform_features
 from .fpd import FPD_NUM_BATCHES, KPD_NUM_BATCHES, fpd, kpd
+
+SUM_COLUMNS = (0, 1, 2, 3, 4)
+"""the 5 channel sums among the 12 high-level features"""
 
 
 def json_safe(obj: Any) -> Any:
@@ -160,9 +173,16 @@ def _suite(detector: Detector, conditions: np.ndarray, reference: np.ndarray, ge
         "features_conditional": timed("classifier_features_conditional", classifier_auc_features, f_ref, f_gen,
                                       conditions=cond, seed=seed, max_events=max_classifier_events,
                                       n_threads=n_threads),
+        "sums": timed("classifier_sums", classifier_auc_features, f_ref, f_gen, columns=SUM_COLUMNS, seed=seed,
+                      max_events=max_classifier_events, n_threads=n_threads),
+        "sums_conditional": timed("classifier_sums_conditional", classifier_auc_features, f_ref, f_gen,
+                                  columns=SUM_COLUMNS, conditions=cond, seed=seed, max_events=max_classifier_events,
+                                  n_threads=n_threads),
         "images": None if quick else timed("classifier_images", classifier_auc_images, detector, ref, gen,
                                            seed=seed, max_events=max_image_events, n_threads=n_threads),
     }
+    out["single_features"] = timed("single_features", single_feature_aucs, f_ref, f_gen, seed=seed,
+                                   max_events=max_classifier_events, n_threads=n_threads)
     div = 2 if quick else 1
     out["fpd"] = timed("fpd", fpd, x_ref, x_gen, num_batches=FPD_NUM_BATCHES // div, seed=seed, n_threads=n_threads)
     out["kpd"] = timed("kpd", kpd, x_ref, x_gen, num_batches=KPD_NUM_BATCHES // div, seed=seed, n_threads=n_threads)

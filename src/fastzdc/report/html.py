@@ -26,9 +26,10 @@ from .._atomic import atomic_path, atomic_write_text
 from ..detector import Detector
 from . import plots
 
-CSV_FIELDS = ["synthetic_data", "detector", "name", "time_per_sample_ms", "w_mean", "w_over_floor",
-              *(f"w_ch{i}" for i in range(1, 6)), "mae", "mae_div5", "rmse", "n_params", "n_test", "n_rep", "batch_size",
-              "device", "precision", "auc_features", "auc_images", "fpd", "kpd", "diversity_photon_sum"]
+AUC_KEYS = ("auc_features", "auc_features_conditional", "auc_sums", "auc_sums_conditional", "auc_images")
+CSV_FIELDS = ["synthetic_data", "detector", "name", "time_per_sample_ms", "w_mean", "w_err", "w_over_floor",
+              "w_over_floor_err", *(f"w_ch{i}" for i in range(1, 6)), "mae", "mae_div5", "rmse", "n_params", "n_test",
+              "n_rep", "batch_size", "device", "precision", *AUC_KEYS, "fpd", "kpd", "diversity_photon_sum"]
 
 
 @dataclass
@@ -48,6 +49,7 @@ def add_floor_ratios(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         f = floors.get(r["detector"])
         r["w_over_floor"] = r["w_mean"] / f if f else None
+        r.setdefault("w_over_floor_err", None)
 
 
 def results_csv(rows: list[dict[str, Any]], synthetic: bool) -> str:
@@ -58,7 +60,7 @@ def results_csv(rows: list[dict[str, Any]], synthetic: bool) -> str:
         flat = dict(r, synthetic_data=synthetic)
         for i, v in enumerate(r["w_per_channel"], 1):
             flat[f"w_ch{i}"] = v
-        for key in ("auc_features", "auc_images", "fpd", "kpd", "diversity_photon_sum"):
+        for key in (*AUC_KEYS, "fpd", "kpd", "diversity_photon_sum"):
             val = (r.get("fidelity") or {}).get(key)
             flat[key] = val.get("value") if isinstance(val, dict) else val
         w.writerow(flat)
@@ -77,8 +79,8 @@ def _fmt(v: Any, digits: int = 3) -> str:
 
 def _table(rows: list[dict[str, Any]]) -> str:
     head = ["model", "time / sample [ms]", "device, batch, precision", "W mean", "W / floor", "W per channel (1-5)",
-            "MAE", "params", "AUC features", "AUC images", "FPD ×10³", "KPD ×10³", "empty fraction (ref → gen)",
-            "diversity / MC"]
+            "MAE", "params", "AUC features", "AUC features | particle", "AUC sums", "AUC sums | particle", "AUC images",
+            "FPD ×10³", "KPD ×10³", "empty fraction (ref → gen)", "diversity / MC"]
     out = ["<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
     for r in rows:
         fid = r.get("fidelity") or {}
@@ -86,12 +88,35 @@ def _table(rows: list[dict[str, Any]]) -> str:
         cells = [
             html.escape(r["name"]), _fmt(r["time_per_sample_ms"], 4),
             html.escape(f"{r['device']}, {r['batch_size']}, {r['precision']}"),
-            _fmt(r["w_mean"]), _fmt(r.get("w_over_floor"), 2), " / ".join(_fmt(v, 2) for v in r["w_per_channel"]),
-            _fmt(r["mae"], 2), str(r["n_params"]), _fmt(fid.get("auc_features")), _fmt(fid.get("auc_images")),
+            _fmt({"value": r["w_mean"], "error": r.get("w_err")}),
+            _fmt({"value": r.get("w_over_floor"), "error": r.get("w_over_floor_err")}, 2),
+            " / ".join(_fmt(v, 2) for v in r["w_per_channel"]),
+            _fmt(r["mae"], 2), str(r["n_params"]), *(_fmt(fid.get(k)) for k in AUC_KEYS),
             _fmt(_scaled(fid.get("fpd"), 1e3)), _fmt(_scaled(fid.get("kpd"), 1e3)), _empty(fid.get("empty_fraction")),
             _fmt(fid.get("diversity_photon_sum"), 2),
         ]
         out.append(f"<tr{cls}>" + "".join(f"<td data-key='{k}'>{c}</td>" for k, c in zip(head, cells)) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _single_feature_table(rows: list[dict[str, Any]]) -> str:
+    """Rows: generators; columns: the held-out AUC of a classifier on each high-level feature alone."""
+    have = [r for r in rows if (r.get("fidelity_detail") or {}).get("single_features")]
+    if not have:
+        return ""
+    names = [f["name"] for f in have[0]["fidelity_detail"]["single_features"]]
+    out = ["<h3>Which features separate a generator from the reference</h3><p class='notes'>Held-out AUC of a "
+           "classifier that sees one high-level feature at a time (0.5: that feature alone is indistinguishable; "
+           "error about ± 0.01). The largest values show where a model's showers differ.</p>",
+           "<table><thead><tr><th>generator</th>" + "".join(f"<th>{html.escape(n)}</th>" for n in names)
+           + "</tr></thead><tbody>"]
+    for r in have:
+        aucs = [f["auc"] for f in r["fidelity_detail"]["single_features"]]
+        worst = max(range(len(aucs)), key=lambda j: aucs[j])
+        cells = "".join(f"<td{' class=worst' if j == worst and aucs[j] > 0.55 else ''}>{_fmt(a)}</td>"
+                        for j, a in enumerate(aucs))
+        out.append(f"<tr><td>{html.escape(r['name'])}</td>{cells}</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
 
@@ -123,7 +148,8 @@ h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ccc;padding-bottom:
 table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 td:first-child,th:first-child{text-align:left}tr.floor{background:#f1f1f1;font-style:italic}
 .banner{background:#fff3cd;border:1px solid #e0c36c;padding:8px 12px;margin:10px 0;font-weight:600}
-figure{margin:10px 0}img{max-width:100%}.notes{font-size:13px;color:#444}"""
+figure{margin:10px 0}img{max-width:100%}.notes{font-size:13px;color:#444}td.worst{background:#f8d7da;font-weight:600}
+h3{font-size:15px;margin-top:18px}"""
 
 
 def build_report(out: str | Path, evaluations: list[DetectorEvaluation], *, title: str = "fastzdc evaluation",
@@ -153,6 +179,7 @@ def build_report(out: str | Path, evaluations: list[DetectorEvaluation], *, titl
         pngs.update(figs)
         body.append(f"<h2>{d.upper()} ({'x'.join(map(str, e.detector.shape))} fibres): {n} test particles</h2>")
         body.append(_table(e.rows))
+        body.append(_single_feature_table(e.rows))
         body += [_img(png, name) for name, png in figs.items()]
     pngs["time_vs_fidelity"] = plots.time_vs_fidelity(rows, synthetic)
     body.append("<h2>Time vs fidelity (all models)</h2>" + _img(pngs["time_vs_fidelity"], "time vs fidelity"))
@@ -170,7 +197,11 @@ def build_report(out: str | Path, evaluations: list[DetectorEvaluation], *, titl
            f"</head><body><h1>{html.escape(title)}</h1>{banner}"
            f"<p class='notes'>W: mean 1-D Wasserstein distance over the 5 channel sums (published metric); the floor "
            f"row is an independent re-simulation of the same test particles by the Monte Carlo (the 'original data' "
-           f"row of the published Table 1); W / floor is each model's ratio to it. fastzdc {meta['fastzdc']}, "
+           f"row of the published Table 1); W / floor is each model's ratio to it; errors are bootstrap standard "
+           f"deviations over the test particles. The look-up row is the shower library (the stored response of one "
+           f"of the 8 nearest training particles): the baseline a model has to beat. AUC: held-out area under the "
+           f"ROC curve of a classifier trained to tell generated from reference showers (0.5: indistinguishable); "
+           f"'| particle': the classifier also sees the particle, so it tests the response given the particle. fastzdc {meta['fastzdc']}, "
            f"{meta['date']}.</p>" + "\n".join(body) + extra_sections
            + "<h2>Notes</h2><ul class='notes'>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"
            + "</body></html>\n")
