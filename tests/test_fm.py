@@ -162,3 +162,30 @@ def test_dequantized_decoding_is_the_inverse_of_the_training_map():
     kind = get_kind("fm")(ZN, {**TINY, "dequantize": True})
     with torch.no_grad():
         assert kind.dequantized and float(kind.loss(kind.build(), torch.zeros(2, 1, 44, 44), torch.zeros(2, 9), torch.Generator())) > 0
+
+
+def test_physics_features_are_the_impact_point_and_travel_with_the_checkpoint(tmp_path, tiny_data):
+    from fastzdc.data import StandardScaler, load_dataset
+    from fastzdc.nn.physics import PhysicsConditions
+
+    phys = PhysicsConditions(ZN)
+    raw = np.array([[2510.0, 0, 0, 0, 0, 0, 2510.0, 939.6, 0],       # straight down the beam line
+                    [2510.0, 0, 0, 0, 0.0, 0.0, -2510.0, 938.3, 1]], np.float32)  # a proton on side C
+    x_c, z = ZN.x_center_cm, 0.5 * (ZN.z_face_a_cm + ZN.z_face_c_cm)
+    raw[0, 4] = (x_c + 0.5 * (ZN.x_high_cm - ZN.x_low_cm)) / z * raw[0, 6]  # aimed at the face's +x edge
+    sc = StandardScaler.fit(np.vstack([raw, raw * 1.1]))
+    phys.set_scaler(sc.mean, sc.scale)
+    out = phys(torch.from_numpy(sc.transform(raw)))
+    assert out.shape == (2, 13) and torch.allclose(out[:, :9], torch.from_numpy(sc.transform(raw)))
+    log_e, u, v, rigidity = out[:, 9:].T
+    assert torch.allclose(log_e, torch.log(torch.tensor(2.51)), atol=1e-4)
+    assert abs(float(u[0]) - 1.0) < 1e-3 and abs(float(v[0])) < 1e-3
+    assert abs(float(rigidity[0])) < 1e-5 and abs(float(rigidity[1]) - 1000 / 2510) < 1e-4
+
+    train(_tiny_cfg(epochs=1, model={**TINY, "physics_cond": True}), tiny_data, tmp_path / "run", progress=False)
+    gen = load_generator(tmp_path / "run")
+    mean = gen.net.physics.mean.numpy()
+    split_scaler = StandardScaler.from_dict(json.loads((tmp_path / "run" / "best" / "config.json").read_text())["scaler"])
+    assert np.allclose(mean, split_scaler.mean, rtol=1e-6) and not np.allclose(mean, 0)  # the training scaler, saved
+    cond = load_dataset(tiny_data).conditions[:6]
+    assert np.array_equal(gen.generate(cond, seed=3), gen.generate(cond, seed=3, batch_size=2))

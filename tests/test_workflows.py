@@ -142,3 +142,15 @@ def test_evaluate_cli_floor_only_for_standin(cli, standin, tiny_run, tmp_path):
     assert res.code == 0 and len(res.json()["results"]) == 1 and res.json()["notes"]
     res = cli("evaluate", "--data", standin / "s_zn.h5", "--model", tiny_run, "--json")
     assert res.code == 2 and "ZP" in res.err
+
+
+def test_two_models_of_one_name_keep_their_own_rows(cli, standin, tiny_run):
+    res = cli("evaluate", "--data", standin / "s_zp.h5", "--model", tiny_run, "--model", tiny_run, "--n-rep", "1",
+              "--max-rows", "120", "--no-floor", "--quick", "--json")
+    assert res.code == 0, res.err
+    rows = res.json()["results"]
+    names = [r["name"] for r in rows]
+    assert len(set(names)) == 2 and names[1].startswith(names[0])
+    # the same checkpoint twice: the same scores, each from its own samples
+    assert rows[0]["fidelity"]["auc_features"]["value"] == pytest.approx(rows[1]["fidelity"]["auc_features"]["value"], abs=0.1)
+    assert rows[0]["w_err"] > 0 and rows[1]["w_err"] > 0

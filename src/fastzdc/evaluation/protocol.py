@@ -10,6 +10,7 @@ surrogate would score.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -47,12 +48,14 @@ def score_generators(
     for k, (g, is_floor) in enumerate(gens):
         with progress_bar(f"{ds.detector.name.upper()} {g.name}: {n_rep} x {len(ds)} samples", n_rep * len(ds),
                           progress) as advance:
-            gseed = FLOOR_SEED_OFFSET + seed if is_floor else seed + 1 + k
+            gseed = FLOOR_SEED_OFFSET + seed if is_floor else generator_seed(seed, g.name)
             row, fake = evaluate_generator(g, ds.conditions, ds.responses, n_rep=n_rep, seed=gseed, batch_size=batch_size,
                                            advance=advance)
         if is_floor:
             row.name = f"original data (MC re-simulation, {g.name})"
             row.extra["is_floor"] = True
+        elif row.name in {r["name"] for r in rows}:  # two models of one name: rows, plots and keys stay apart
+            row.name = f"{row.name} ({k + 1})"
         else:
             row.extra["sampler"] = dict(g.sampler)
         key = FLOOR_KEY if is_floor else row.name
@@ -67,6 +70,12 @@ def score_generators(
             tick(f"{ds.detector.name.upper()} {g.name} scored")
     add_errors(rows, ds.detector.channel_sums(ds.responses), sums, n_rep, seed=seed)
     return rows
+
+
+def generator_seed(seed: int, name: str) -> int:
+    """The noise seed of a model row: from the evaluation's seed and the generator's name, so that a model
+    scores the same whichever other rows share the table."""
+    return seed + 1 + zlib.crc32(name.encode()) % 1_000_003
 
 
 def add_errors(rows: list[dict[str, Any]], ref_sums: np.ndarray, sums: dict[str, np.ndarray], n_rep: int, *,

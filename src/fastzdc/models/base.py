@@ -121,6 +121,11 @@ class ModelKind(ABC):
         """
         return None
 
+    def bind_scaler(self, net: nn.Module, mean: Any, scale: Any) -> None:
+        """Optional: give ``net`` the condition scaler of the training split (``x_scaled = (x - mean) / scale``),
+        for networks that compute features of the raw particle inside (kept as buffers, saved with the
+        weights). Called by the loop right after :meth:`build`. Default: nothing."""
+
     def first_stage_network(self) -> nn.Module:
         """A fresh network of :attr:`first_stage`'s architecture, for its weights to be loaded into."""
         raise FastZDCError(f"{self.kind} models have no first stage")

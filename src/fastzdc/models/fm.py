@@ -8,6 +8,10 @@ network regresses the constant velocity ``u = x1 - z``:
 with ``t ~ U[0, 1)`` or logit-normal ``t = sigmoid(N(m, s))``. Sampling integrates ``dx/dt = v`` from
 noise with Euler / midpoint / Heun (:mod:`fastzdc.sampling.ode`) and clamps the log1p image at 0.
 
+``physics_cond = true`` gives the network four derived features beside the 9 (log energy, the
+straight-line impact point on the calorimeter face, the magnetic rigidity q/p;
+:mod:`fastzdc.nn.physics`), computed inside the network from the scaled features.
+
 ``dequantize = true`` trains on ``log1p(n + u)``, ``u ~ U[0, 1)`` per pixel, and decodes with
 ``floor(exp(x) - 1)``: the integer counts become a continuous density, so sparse single-photon pixels
 (most of ZP) need no point mass at exactly 0.
@@ -21,6 +25,7 @@ import torch
 from torch import nn
 
 from ..errors import FastZDCError
+from ..nn.physics import N_DERIVED, PhysicsConditionedNet, PhysicsConditions
 from ..nn.unet import CondUNet
 from ..sampling.ode import METHODS, integrate
 from .base import ModelKind, register
@@ -40,20 +45,27 @@ class FlowMatching(ModelKind):
         "time_sampling": "logit-normal",
         "logit_mean": 0.0,
         "logit_std": 1.0,
+        "physics_cond": False,
     }
     sampler_defaults = {"steps": 4, "method": "midpoint", "shift": 1.0}
 
     def build(self) -> nn.Module:
         h = self.hparams
-        return CondUNet(
+        unet = CondUNet(
             self.detector.shape,
             widths=tuple(h["widths"]),
             blocks=tuple(h["blocks"]),
             emb_dim=int(h["emb_dim"]),
+            n_features=9 + (N_DERIVED if h["physics_cond"] else 0),
             attn_tokens=bool(h["attn_tokens"]),
             norm=bool(h["norm"]),
             cond_via=str(h["cond_via"]),
         )
+        return PhysicsConditionedNet(unet, PhysicsConditions(self.detector)) if h["physics_cond"] else unet
+
+    def bind_scaler(self, net: nn.Module, mean, scale) -> None:
+        if isinstance(net, PhysicsConditionedNet):
+            net.physics.set_scaler(mean, scale)
 
     def sampler_options(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         opts = super().sampler_options(overrides)

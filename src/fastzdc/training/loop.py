@@ -133,6 +133,7 @@ def train(
     torch.manual_seed(cfg.seed)
     try:
         net = kind.build().to(device)
+        kind.bind_scaler(net, scaler.mean, scaler.scale)
         critic = kind.build_critic()
     except (TypeError, ValueError, RuntimeError) as err:
         raise FastZDCError(f"invalid {cfg.kind} model options {cfg.model}: {err}") from None
