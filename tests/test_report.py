@@ -95,3 +95,20 @@ def test_add_fidelity_any_n_rep(n_rep):
     assert set(samples) == {FLOOR_KEY, "scaled-mc"}
     assert all(0.0 <= r["fidelity"]["auc_features"]["value"] <= 1.0 for r in rows)
     assert ("diversity_photon_sum" in rows[1]["fidelity"]) == (n_rep >= 2)
+
+
+def test_the_report_puts_every_model_beside_the_lookup():
+    from fastzdc.report.html import _against_lookup
+
+    def row(name, ratio, auc, **extra):
+        return {"name": name, "w_over_floor": ratio, "w_over_floor_err": 0.1, "extra": extra,
+                "fidelity": {"auc_features": {"value": auc, "error": 0.01},
+                             "auc_sums_conditional": {"value": auc, "error": 0.01}}}
+
+    rows = [row("floor", 1.0, 0.5, is_floor=True), row("lookup-zn", 2.0, 0.52, is_lookup=True),
+            row("good", 1.5, 0.53), row("bad", 2.6, 0.70)]
+    text = _against_lookup(rows)
+    good, bad = text.split("<td>good</td>")[1].split("</tr>")[0], text.split("<td>bad</td>")[1].split("</tr>")[0]
+    assert good.count("beats the look-up") == 1 and good.count("within errors") == 2
+    assert bad.count("behind the look-up") == 3
+    assert _against_lookup([r for r in rows if not r["extra"].get("is_lookup")]) == ""

@@ -93,9 +93,19 @@ def simulate(
         a :class:`~fastzdc.data.Dataset`: ``conditions`` ``(N, 9)`` float32, ``responses`` ``(N, nx, ny)``
         uint16 photon counts, ``pdgid`` ``(N,)``, and provenance in ``attrs`` (``synthetic`` is True).
     """
-    from .workflows import simulate_dataset
+    from . import mc
+    from .data import Dataset
+    from .workflows import mc_attrs
 
-    return simulate_dataset(n, detector=detector, conditions=conditions, mode=mode, seed=seed, o2_filter=o2_filter)
+    det = get_detector(detector)
+    if (n is None) == (conditions is None):
+        raise FastZDCError("give either n (sampled particles) or conditions, not both")
+    keep = (conditions is None) if o2_filter is None else bool(o2_filter)
+    params = mc.default_params()
+    batch = mc.simulate(n, conditions, detectors=(det.name,), mode=mode, seed=seed, params=params,
+                        keep_nonempty_only=keep)
+    return Dataset(batch.conditions, batch.responses[det.name], batch.pdgid, det,
+                   mc_attrs(params, mode=mode, seed=seed, o2_filter=keep))
 
 
 __all__ = [

@@ -152,29 +152,6 @@ def mc_attrs(params: Any, *, mode: str, seed: int, repeat: int = 1, o2_filter: b
             "params_hash": mc.params_hash(params), "code_version": __version__, "repeat": repeat, "o2_filter": o2_filter}
 
 
-def simulate_dataset(
-    n: int | None = None,
-    *,
-    detector: str = "zn",
-    conditions: np.ndarray | None = None,
-    mode: str = "fast",
-    seed: int = 0,
-    o2_filter: bool | None = None,
-) -> Dataset:
-    """One detector's stand-in responses in memory (:func:`fastzdc.simulate`)."""
-    from . import mc
-
-    det = get_detector(detector)
-    if (n is None) == (conditions is None):
-        raise FastZDCError("give either n (sampled particles) or conditions, not both")
-    keep = (conditions is None) if o2_filter is None else bool(o2_filter)
-    params = mc.default_params()
-    batch = mc.simulate(n, conditions, detectors=(det.name,), mode=mode, seed=seed, params=params,
-                        keep_nonempty_only=keep)
-    attrs = mc_attrs(params, mode=mode, seed=seed, o2_filter=keep)
-    return Dataset(batch.conditions, batch.responses[det.name], batch.pdgid, det, attrs)
-
-
 def _repeated_nonempty(conditions, pdgid, repeat, detectors, mode, seed, params, batch_size):
     """K responses per condition, each drawn given that O2's filter keeps it (groups stay complete)."""
     from . import mc

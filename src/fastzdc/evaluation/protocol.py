@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..baselines import LookupGenerator
 from ..data import Dataset
 from ..generator import Generator
 from ..mc import MonteCarloGenerator
@@ -54,7 +55,9 @@ def score_generators(
         if is_floor:
             row.name = f"original data (MC re-simulation, {g.name})"
             row.extra["is_floor"] = True
-        elif row.name in {r["name"] for r in rows}:  # two models of one name: rows, plots and keys stay apart
+        elif isinstance(g, LookupGenerator):
+            row.extra["is_lookup"] = True
+        if not is_floor and row.name in {r["name"] for r in rows}:  # two models of one name: rows, plots and keys stay apart
             row.name = f"{row.name} ({k + 1})"
         else:
             row.extra["sampler"] = dict(g.sampler)

@@ -121,6 +121,47 @@ def _single_feature_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def _against_lookup(rows: list[dict[str, Any]]) -> str:
+    """Each model beside the shower library: who wins on W / floor, on the feature AUC and on the
+    conditional channel-sum AUC (differences with their errors)."""
+    look = next((r for r in rows if r.get("extra", {}).get("is_lookup")), None)
+    models = [r for r in rows if not r.get("extra", {}).get("is_floor") and not r.get("extra", {}).get("is_lookup")]
+    if look is None or not models:
+        return ""
+
+    def cmp(r: dict[str, Any], value: Any, lower_is_better: bool = True) -> str:
+        a, b = value(r), value(look)
+        if a is None or b is None:
+            return "–"
+        (va, ea), (vb, eb) = a, b
+        diff = va - vb
+        err = float(np.hypot(ea or 0.0, eb or 0.0))
+        better = diff < -err if lower_is_better else diff > err
+        worse = diff > err if lower_is_better else diff < -err
+        verdict = "beats the look-up" if better else ("behind the look-up" if worse else "within errors")
+        return f"{va:.3f} vs {vb:.3f} ({diff:+.3f} ± {err:.3f}): {verdict}"
+
+    def ratio(r):
+        return (r["w_over_floor"], r.get("w_over_floor_err")) if r.get("w_over_floor") is not None else None
+
+    def auc(key):
+        def get(r):
+            v = (r.get("fidelity") or {}).get(key)
+            return (v["value"], v.get("error")) if v and v.get("value") is not None else None
+        return get
+
+    out = ["<h3>Against the shower library</h3><p class='notes'>A model earns its place where it beats the "
+           "look-up of its own training data. Lower is better for all three; a difference within the combined "
+           "error is not a win.</p><table><thead><tr><th>model</th><th>W / floor</th><th>AUC features</th>"
+           "<th>AUC sums | particle</th></tr></thead><tbody>"]
+    for r in models:
+        cells = [cmp(r, ratio), cmp(r, auc("auc_features")), cmp(r, auc("auc_sums_conditional"))]
+        out.append(f"<tr><td>{html.escape(r['name'])}</td>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+                   + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
 def _example_rows(reference: np.ndarray, energy: np.ndarray, k: int = 4) -> list[int]:
     """Up to ``k`` non-empty reference events spread over the energy range (empty ones only if needed)."""
     lit = np.flatnonzero(reference.reshape(len(reference), -1).any(1))
@@ -179,6 +220,7 @@ def build_report(out: str | Path, evaluations: list[DetectorEvaluation], *, titl
         pngs.update(figs)
         body.append(f"<h2>{d.upper()} ({'x'.join(map(str, e.detector.shape))} fibres): {n} test particles</h2>")
         body.append(_table(e.rows))
+        body.append(_against_lookup(e.rows))
         body.append(_single_feature_table(e.rows))
         body += [_img(png, name) for name, png in figs.items()]
     pngs["time_vs_fidelity"] = plots.time_vs_fidelity(rows, synthetic)
