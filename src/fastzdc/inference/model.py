@@ -104,8 +104,8 @@ class ModelGenerator:
 
         The noise comes from :class:`~fastzdc.sampling.noise.NoiseStream` seeded with ``seed``, so the same
         seed gives the same noise whatever the batch size or device. In bfloat16 the network always runs on
-        :data:`BF16_BLOCK` rows (``batch_size`` is then ignored), so the counts do not depend on the batch
-        size either. ``advance(k)`` is called after every
+        :data:`BF16_BLOCK` rows (fewer rows: the next power of two, at least 16; ``batch_size`` is then
+        ignored), so the counts do not depend on the batch size either. ``advance(k)`` is called after every
         batch (progress bars).
         """
         if batch_size < 1:
@@ -117,8 +117,9 @@ class ModelGenerator:
         cond = self.scaler.transform(validate_conditions(conditions))
         noise = NoiseStream(0 if seed is None else int(seed), self.kind.noise_shape())
         fixed = self._precision == "bfloat16"
-        if fixed:  # bfloat16 kernels round differently for different batch shapes: always the same shape
-            batch_size = BF16_BLOCK.get(self.device.type, BF16_BLOCK["cpu"])
+        if fixed:  # bfloat16 kernels round differently for different batch shapes: a shape set by the rows
+            block = BF16_BLOCK.get(self.device.type, BF16_BLOCK["cpu"])
+            batch_size = min(block, 1 << max(4, (len(cond) - 1).bit_length()))  # fewer rows: next power of 2
         return sample_counts(lambda c, z: self.generate_log(c, z, **sampler), cond, noise, self.detector.shape,
                              batch_size=batch_size, device=self.device, dequantized=self.kind.dequantized, advance=advance,
                              pad=fixed)
