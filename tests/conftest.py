@@ -29,6 +29,12 @@ def make_dataset(n: int = 64, detector=ZN, seed: int = 0) -> Dataset:
             rng.choice([-1.0, 0.0, 1.0], n),
         ]
     ).astype(np.float32)
+    # a physical particle: |pz| from E, mass and pT (E raised to the rest energy where pT alone exceeds it)
+    cond = cond.astype(np.float64)
+    m, pt2 = cond[:, 7] / 1e3, cond[:, 4] ** 2 + cond[:, 5] ** 2
+    cond[:, 0] = np.maximum(cond[:, 0], np.sqrt(m**2 + pt2))
+    cond[:, 6] = np.sign(cond[:, 6]) * np.sqrt(np.maximum(cond[:, 0] ** 2 - m**2 - pt2, 0.0))
+    cond = cond.astype(np.float32)
     resp = rng.poisson(rng.uniform(0, 0.5, (n, 1, 1)), (n, *detector.shape)).astype(np.uint16)
     pdg = rng.choice([22, 2112, 2212, -211], n).astype(np.int32)
     return Dataset(cond, resp, pdg, detector, {"synthetic": True, "generator": "test fixture"})

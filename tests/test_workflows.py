@@ -69,7 +69,7 @@ def test_generate_cli_streams_labelled_h5(cli, tiny_run, standin, tmp_path):
     [
         (["--set", "epochs=abc"], "must be int"),
         (["--set", "sampler.method=rk4"], "unknown sampler method"),
-        (["--set", "model.widths=abc"], "invalid fm model options"),
+        (["--set", "model.widths=abc"], "key 'model.widths' must be a list"),
         (["--set", "epochz=3"], "unknown config keys"),
     ],
 )

@@ -101,8 +101,8 @@ def simulate(
 
     if conditions is None and n is None:
         raise FastZDCError("give -n N (sampled particles) or --conditions FILE")
-    if n is not None and n < 1:
-        raise FastZDCError(f"-n must be a positive number of events, got {n}")
+    if n is not None and not 1 <= n <= 10**10:
+        raise FastZDCError(f"-n must be a positive number of events (at most 1e10), got {n}")
     import time
 
     t0 = time.perf_counter()
@@ -197,6 +197,8 @@ def train(
     device: Annotated[str | None, typer.Option(help="Override: cpu, cuda or auto.")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config key: --set model.widths=[8,24,48].")] = None,
     resume: Annotated[bool, typer.Option(help="Continue exactly from OUT/last.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace the run already in OUT (without --resume or --overwrite a "
+                                                 "non-empty OUT is refused).")] = False,
     stop_after: Annotated[int, typer.Option(help="Stop after this many epochs (resume later with --resume).")] = 0,
     init: Annotated[Path | None, typer.Option(help="Fine-tune: start from this checkpoint's weights and condition scaler (same kind, detector and network).")] = None,
     json_out: JsonOpt = False,
@@ -214,7 +216,9 @@ def train(
     cfg = cfg.with_overrides(overrides)
     if stop_after < 0:
         raise FastZDCError(f"--stop-after must be >= 0, got {stop_after}")
-    result = run_training(cfg, data, out, resume=resume, stop_after=stop_after, progress=not json_out,
+    if not data.is_file():
+        raise FastZDCError("file not found", data)
+    result = run_training(cfg, data, out, resume=resume, overwrite=overwrite, stop_after=stop_after, progress=not json_out,
                           log=(lambda s: None) if json_out else console.print)
     if json_out:
         _emit_json(result)
@@ -230,14 +234,15 @@ def generate(
     steps: Annotated[int | None, typer.Option(help="Sampling steps (default: the checkpoint's).")] = None,
     method: Annotated[str | None, typer.Option(help="ODE solver: euler, midpoint or heun.")] = None,
     batch_size: Annotated[int, typer.Option(help="Samples per network call.")] = 4096,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same responses (any batch size).")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same responses at any batch size "
+                                           "(same model, back end, precision and device).")] = 0,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
     sample_opt: SampleOpt = None,
     backend: Annotated[str, typer.Option(help="torch (PyTorch), onnx (ONNX Runtime, CPU; a checkpoint is exported in memory "
-                                              "first, an export folder runs as is) or auto: ONNX Runtime for export folders "
-                                              "and for CPU batches up to 32 (measured faster there), PyTorch otherwise. "
-                                              "Same seed, same noise: both give the same responses up to float rounding "
-                                              "(PyTorch with --precision float32).")] = "auto",
+                                              "first, an export folder runs as is; faster for batches of a few rows on the CPU) "
+                                              "or auto: by the model, never by the batch size -- ONNX Runtime for export "
+                                              "folders, PyTorch for checkpoints. Same seed, same noise: both give the same "
+                                              "responses up to float rounding (PyTorch with --precision float32).")] = "auto",
     precision: PrecisionOpt = "auto",
     json_out: JsonOpt = False,
 ) -> None:
@@ -247,6 +252,9 @@ def generate(
     result = generate_to_file(model, conditions, out, steps=steps, method=method, batch_size=batch_size, seed=seed,
                               device=device, progress=not json_out, backend=backend.lower(), sampler=_sample_opts(sample_opt),
                               precision=precision.lower())
+    if result["saturated_pixels"]:
+        print(f"fastzdc: warning: {out}: {result['saturated_pixels']} pixels saturated at 65535 photons (the model asked "
+              f"for more; attribute 'saturated_pixels' of the file)", file=sys.stderr)
     if json_out:
         _emit_json(result)
         return
@@ -434,20 +442,115 @@ def print_result_table(rows: list[dict[str, Any]], title: str) -> None:
 
 
 # --------------------------------------------------------------------------- entry point
-def main(argv: list[str] | None = None) -> int:
-    """Console entry point: a user error prints one line and exits with code 2.
+EXIT_USER_ERROR = 2
+SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
-    Argument-parsing errors are reported by typer (usage line + message) with exit code 2 as well.
+
+def _on_signal(signum: int, frame: Any) -> None:
+    from .errors import Interrupted, note_signal, signals_deferred
+
+    note_signal(signum)
+    if not signals_deferred():  # else raised when the HDF5 call returns
+        raise Interrupted(signum)
+
+
+def _install_signal_handlers() -> dict[int, Any]:
+    """SIGINT, SIGTERM and SIGHUP raise :class:`~fastzdc.errors.Interrupted` (temporaries are removed on
+    the way out); the previous handlers are returned for restoring."""
+    import signal
+    import threading
+
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for name in SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is None:
+            continue
+        try:
+            previous[sig] = signal.signal(sig, _on_signal)
+        except (OSError, ValueError):
+            pass
+    return previous
+
+
+def _restore_signal_handlers(previous: dict[int, Any]) -> None:
+    import signal
+
+    for sig, handler in previous.items():
+        try:
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        except (OSError, ValueError, TypeError):
+            pass
+
+
+def _error(text: str) -> int:
+    line = " ".join(str(text).split()) or "unknown error"
+    print(f"fastzdc: error: {line}", file=sys.stderr)
+    return EXIT_USER_ERROR
+
+
+def _os_error_text(err: OSError) -> str:
+    name = err.filename if err.filename is not None else None
+    why = err.strerror or (str(err).splitlines()[0] if str(err) else type(err).__name__)
+    return f"{name}: {why}" if name else why
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point.
+
+    Exit codes: 0 success; 1 ``mc calibrate`` with a failing row; 2 a user error (bad argument, file,
+    checkpoint, file system: one line ``fastzdc: error: FILE: defect`` on stderr; argument-parsing
+    errors show typer's usage line); 128 + the signal number when SIGINT (130), SIGHUP (129) or SIGTERM
+    (143) ended the command (``fastzdc: interrupted``; temporary files removed, no output written).
+    Set ``FASTZDC_DEBUG=1`` to see the traceback of an unexpected error.
     """
+    import os
+
+    import click
+
+    from .errors import Interrupted, clear_signals, pending_signal
+
+    clear_signals()
+    previous = _install_signal_handlers()
+    code = 0
     try:
-        app(args=argv, prog_name="fastzdc")
+        try:
+            result = app(args=argv, prog_name="fastzdc", standalone_mode=False)
+            code = result if isinstance(result, int) else 0
+            if code == 130:  # typer turns KeyboardInterrupt into exit code 130
+                raise KeyboardInterrupt
+        except click.exceptions.Abort as err:
+            cause = err.__cause__ or err.__context__
+            raise cause if isinstance(cause, KeyboardInterrupt) else KeyboardInterrupt() from None
     except FastZDCError as err:
-        print(f"fastzdc: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
+        code = _error(str(err))
+    except click.exceptions.Exit as err:
+        code = err.exit_code
+    except click.exceptions.ClickException as err:
+        err.show()
+        code = err.exit_code
+    except KeyboardInterrupt as err:
+        signum = err.signum if isinstance(err, Interrupted) else (pending_signal() or 2)
         print("fastzdc: interrupted", file=sys.stderr)
-        return 130
-    return 0
+        code = 128 + signum
+    except OSError as err:
+        code = _error(_os_error_text(err))
+    except MemoryError:
+        code = _error("out of memory (use a smaller --batch-size or fewer rows)")
+    except Exception as err:
+        if os.environ.get("FASTZDC_DEBUG"):
+            raise
+        first = str(err).splitlines()[0] if str(err) else ""
+        code = _error(f"unexpected {type(err).__name__}: {first[:300]} (FASTZDC_DEBUG=1 shows the traceback)")
+    finally:
+        _restore_signal_handlers(previous)
+    signum = pending_signal()
+    if signum is not None and code != 128 + signum:  # the signal's exception was swallowed (e.g. in a weakref callback)
+        print("fastzdc: interrupted", file=sys.stderr)
+        code = 128 + signum
+    clear_signals()
+    return code
 
 
 if __name__ == "__main__":

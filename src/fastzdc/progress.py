@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from .errors import raise_if_signalled
+
 stderr_console = Console(stderr=True)
 
 
@@ -18,10 +20,13 @@ def progress_bar(description: str, total: int | None, enabled: bool = True) -> I
     """Yield ``advance(k, info="")``; shows a rich bar with count, elapsed and remaining time, and the
     latest ``info`` text (e.g. the running loss). On a non-terminal (log file) it prints plain lines."""
     if not enabled:
-        yield lambda k, info="": None
+        yield _checked(lambda k, info="": None)
         return
     if not stderr_console.is_terminal:
-        yield from _plain_progress(description, total)
+        gen = _plain_progress(description, total)
+        yield _checked(next(gen))
+        for _ in gen:
+            pass
         return
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -38,7 +43,7 @@ def progress_bar(description: str, total: int | None, enabled: bool = True) -> I
         def advance(k: int, info: str = "") -> None:
             prog.update(task, advance=k, **({"info": info} if info else {}))
 
-        yield advance
+        yield _checked(advance)
 
 
 def _plain_progress(description: str, total: int | None, every_s: float = 30.0) -> Iterator[Callable[[int], None]]:
@@ -104,3 +109,14 @@ def _duration(seconds: float) -> str:
     """``"45 s"``, ``"3 min 05 s"``."""
     seconds = int(round(seconds))
     return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+def _checked(advance: Callable[..., None]) -> Callable[..., None]:
+    """``advance`` that first raises a signal recorded while it could not be raised (see
+    :func:`fastzdc.errors.raise_if_signalled`): long loops stop at their next batch."""
+
+    def wrapped(k: int, info: str = "") -> None:
+        raise_if_signalled()
+        advance(k, info)
+
+    return wrapped

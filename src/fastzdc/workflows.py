@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from ._atomic import check_writable
+from ._atomic import check_not_input, check_writable
 from .data import (
     Dataset,
     H5Writer,
@@ -18,7 +18,6 @@ from .data import (
     load_conditions,
     load_dataset,
     pair_paths,
-    save_dataset,
     summarize,
     write_npz_pair,
 )
@@ -27,6 +26,18 @@ from .errors import FastZDCError
 from .progress import progress_bar
 
 DETECTOR_CHOICES = ("zn", "zp", "both")
+SATURATED = int(np.iinfo(np.uint16).max)
+"""a generated pixel holding this count is saturated: the model asked for at least this many photons"""
+MAX_SEED = 2**63 - 1
+MAX_BATCH = 1 << 20
+MAX_STEPS = 10000
+
+
+def check_seed(seed: int) -> int:
+    """A seed must be an integer in [0, 2**63 - 1]."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise FastZDCError(f"--seed must be an integer in [0, {MAX_SEED}], got {seed}")
+    return seed
 
 
 def output_paths(out: str | Path, detectors: list[str], fmt: str) -> dict[str, Path]:
@@ -70,10 +81,11 @@ def simulate_to_files(
         raise FastZDCError(f"unknown detector {detector!r}; choose one of: {', '.join(DETECTOR_CHOICES)}")
     if mode not in ("fast", "detailed"):
         raise FastZDCError(f"unknown mode {mode!r}; choose fast or detailed")
-    if repeat < 1:
-        raise FastZDCError(f"--repeat must be >= 1, got {repeat}")
-    if batch_size < 1:
-        raise FastZDCError(f"--batch-size must be >= 1, got {batch_size}")
+    check_seed(seed)
+    if not 1 <= repeat <= 10000:
+        raise FastZDCError(f"--repeat must be in [1, 10000], got {repeat}")
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise FastZDCError(f"--batch-size must be in [1, {MAX_BATCH}], got {batch_size}")
     fmt = fmt or file_format(out)
     if fmt not in ("h5", "npz"):
         raise FastZDCError(f"unknown format {fmt!r}; choose h5 or npz")
@@ -83,6 +95,7 @@ def simulate_to_files(
         check_writable(p)
         if fmt == "npz":
             check_writable(pair_paths(p)[1])
+    check_not_input(written_paths(list(paths.values()), fmt), input_paths(conditions_file))
 
     params = mc.default_params()
     if conditions_file is not None:
@@ -144,6 +157,35 @@ def simulate_to_files(
             "params_hash": attrs["params_hash"], "o2_filter": bool(keep_nonempty_only)}
 
 
+def input_paths(path: str | Path | None) -> list[Path]:
+    """A command's input file and the files read with it (an npz pair's partner and sidecar)."""
+    if path is None:
+        return []
+    path = Path(path)
+    if path.suffix.lower() != ".npz":
+        return [path]
+    from .data.npz import meta_path
+
+    r_path, p_path = pair_paths(path)
+    return [path, r_path, p_path, meta_path(r_path)]
+
+
+def written_paths(outputs: list[Path], fmt: str) -> list[Path]:
+    """Every file an output name stands for (an npz pair: both members and the sidecar)."""
+    if fmt != "npz":
+        return list(outputs)
+    from .data.npz import meta_path
+
+    files: list[Path] = []
+    for out in outputs:
+        r_path, p_path = pair_paths(out)
+        if "responses" not in out.name and "particles" not in out.name:
+            stem = out.name[: -len(".npz")] if out.name.endswith(".npz") else out.name
+            r_path, p_path = pair_paths(out.with_name(f"{stem}_responses.npz"))
+        files += [r_path, p_path, meta_path(r_path)]
+    return files
+
+
 def mc_attrs(params: Any, *, mode: str, seed: int, repeat: int = 1, o2_filter: bool) -> dict[str, Any]:
     """The provenance every Monte Carlo file and dataset carries (``synthetic`` is always True)."""
     from . import mc
@@ -167,9 +209,11 @@ def _repeated_nonempty(conditions, pdgid, repeat, detectors, mode, seed, params,
 
 def convert_file(src: str | Path, dst: str | Path) -> dict[str, Any]:
     """npz pair <-> HDF5 (or HDF5 -> HDF5 / npz -> npz re-write), validating the input fully."""
-    ds = load_dataset(src)
-    written = save_dataset(ds, dst)
-    return {"input": str(src), "files": [str(p) for p in written], "rows": len(ds), "detector": ds.detector.name}
+    from .data.convert import convert_streaming
+
+    check_not_input(written_paths([Path(dst)], file_format(dst)), input_paths(src))
+    written, rows, det = convert_streaming(src, dst)
+    return {"input": str(src), "files": [str(p) for p in written], "rows": rows, "detector": det.name}
 
 
 def info_file(path: str | Path) -> dict[str, Any]:
@@ -185,6 +229,8 @@ def split_file(path: str | Path, out_dir: str | Path) -> dict[str, Any]:
     from .data import StandardScaler, published_split, write_h5
 
     out_dir = Path(out_dir)
+    check_not_input([out_dir / f"{part}.h5" for part in ("train", "val", "test")]
+                    + [out_dir / "scaler.json", out_dir / "scaler.txt"], input_paths(path))
     ds = load_dataset(path)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -231,13 +277,15 @@ def generate_to_file(
 
     from .inference import load_generator, sampler_overrides
 
-    if batch_size < 1:
-        raise FastZDCError(f"--batch-size must be >= 1, got {batch_size}")
-    if steps is not None and steps < 1:
-        raise FastZDCError(f"--steps must be >= 1, got {steps}")
+    check_seed(seed)
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise FastZDCError(f"--batch-size must be in [1, {MAX_BATCH}], got {batch_size}")
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
+        raise FastZDCError(f"--steps must be in [1, {MAX_STEPS}], got {steps}")
     if file_format(out) != "h5":
         raise FastZDCError("generate writes HDF5: give an .h5 output", out)
     check_writable(out)
+    check_not_input(out, [*input_paths(conditions_file), model])
     gen = load_generator(model, device=device, backend=backend, precision=precision, batch_size=batch_size,
                          **sampler_overrides(sampler, steps, method))
     conditions, pdgid = load_conditions(conditions_file)
@@ -251,15 +299,18 @@ def generate_to_file(
         "precision": gen.precision,
     }
     t0 = time.perf_counter()
+    saturated = 0
     with H5Writer(out, gen.detector, attrs) as w, progress_bar(f"generate {gen.name}", len(conditions), progress) as advance:
         for k, start in enumerate(range(0, len(conditions), chunk)):
             sl = slice(start, start + chunk)
             counts = gen.generate(conditions[sl], seed=seed * 7919 + k, batch_size=batch_size, advance=advance)
+            saturated += int(np.count_nonzero(counts >= SATURATED))
             w.append(conditions[sl], counts, pdgid[sl])
+        w.attrs_update({"saturated_pixels": saturated, "saturation_count": SATURATED})
     elapsed = time.perf_counter() - t0
     return {"file": str(out), "rows": int(len(conditions)), "model": gen.name, "detector": gen.detector.name,
             "sampler": gen.sampler, "seconds": round(elapsed, 3), "ms_per_sample": 1e3 * elapsed / len(conditions),
-            "backend": gen.backend, "precision": attrs["precision"]}
+            "backend": gen.backend, "precision": attrs["precision"], "saturated_pixels": saturated}
 
 
 def json_dumps(obj: Any) -> str:
@@ -390,6 +441,7 @@ def build_lookup(data: str | Path, out: str | Path, *, k: int = 8, rescale: bool
         raise FastZDCError("exists and is not a fastzdc look-up folder; refusing to replace it", out)
     if Path(data).resolve() == out.resolve() or out.resolve() in Path(data).resolve().parents:
         raise FastZDCError("the look-up folder must not contain its own training file", out)
+    check_not_input(out, input_paths(data))
     lib = lookup_from_file(data, k=k, rescale=rescale)
     probe = lookup_dataset_conditions(data, probe_rows)
     t0 = time.perf_counter()

@@ -42,13 +42,18 @@ def load_dataset(path: str | Path) -> Dataset:
 
 
 def iter_dataset(path: str | Path, chunk: int = 16384) -> Iterator[Dataset]:
-    """Stream a dataset in chunks (HDF5 streams from disk; an npz pair is loaded once)."""
+    """Stream a dataset in validated chunks (HDF5 from disk, an npz pair's responses decompressed as a stream)."""
     if file_format(path) == "h5":
         yield from iter_h5(path, chunk)
     else:
-        ds = read_npz_pair(path)
-        for start in range(0, len(ds), chunk):
-            yield ds.subset(slice(start, start + chunk))
+        from .convert import _validated, open_source
+
+        src = open_source(path)
+        start = 0
+        for counts in _validated(src, chunk):
+            stop = start + len(counts)
+            yield Dataset(src.conditions[start:stop], counts, src.pdgid[start:stop], src.detector, dict(src.attrs))
+            start = stop
 
 
 def save_dataset(dataset: Dataset, path: str | Path) -> list[Path]:

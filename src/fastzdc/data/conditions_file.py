@@ -8,15 +8,18 @@ import numpy as np
 
 from ..conditions import N_FEATURES
 from ..errors import FastZDCError
-from .validate import validate_conditions, validate_pdgid
+from .validate import check_physical, validate_conditions, validate_pdgid
 
 
-def load_conditions(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+def load_conditions(path: str | Path, *, physical: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Particles from a file: ``(conditions (N, 9) float32, pdgid (N,) int32)``.
 
     Accepted: a fastzdc HDF5 dataset (its ``conditions`` and ``pdgid``), an ALICE particles ``.npz``
     (key ``arr_0``, ``(N, 10)`` or ``(N, 9)``), or a text table ``.csv``/``.txt`` with 9 or 10 columns
     (comma or whitespace separated, ``#`` comments; a header line of names is skipped).
+
+    With ``physical`` (default) every row must be a physical particle
+    (:func:`fastzdc.data.validate.check_physical`): ``simulate`` and ``generate`` check the same ranges.
     """
     path = Path(path)
     if not path.exists():
@@ -29,11 +32,14 @@ def load_conditions(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
         try:
             with h5py.File(path, "r") as f:
+                for key in ("conditions", "pdgid"):
+                    if key in f and not isinstance(f[key], h5py.Dataset):
+                        raise FastZDCError(f"{key!r} is not a dataset (an HDF5 group?)", path)
                 if "conditions" not in f:
                     raise FastZDCError("missing dataset 'conditions'", path)
                 table = f["conditions"][...]
                 pdg = f["pdgid"][...] if "pdgid" in f else None
-        except OSError as err:
+        except (OSError, RuntimeError, TypeError, ValueError) as err:
             raise FastZDCError(f"truncated or corrupt HDF5 file ({err})", path) from None
     elif suffix == ".npz":
         from .npz import _load_array
@@ -50,6 +56,8 @@ def load_conditions(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     if table.ndim != 2 or table.shape[1] not in (N_FEATURES, N_FEATURES + 1):
         raise FastZDCError(f"conditions must have 9 columns (or 10 with the PDG id), got shape {table.shape}", path)
     conditions = validate_conditions(table[:, :N_FEATURES], path)
+    if physical:
+        check_physical(conditions, path)
     if pdg is None and table.shape[1] > N_FEATURES:
         pdg = table[:, N_FEATURES]
     pdgid = np.zeros(len(conditions), np.int32) if pdg is None else validate_pdgid(pdg, len(conditions), path)

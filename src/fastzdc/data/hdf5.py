@@ -18,6 +18,7 @@ name and renamed on success.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +31,7 @@ from .. import __version__
 from .._atomic import atomic_path, check_writable
 from ..conditions import FEATURE_NAMES, FEATURE_UNITS, N_FEATURES
 from ..detector import Detector, get_detector
-from ..errors import FastZDCError
+from ..errors import FastZDCError, defer_signals, raise_if_signalled
 from .dataset import Dataset
 from .validate import check_same_rows, validate_conditions, validate_pdgid, validate_responses
 
@@ -71,7 +72,14 @@ class H5Writer:
     def __enter__(self) -> H5Writer:
         self._ctx = atomic_path(self.path, suffix=".h5part")
         tmp = self._ctx.__enter__()
-        f = h5py.File(tmp, "w")
+        try:
+            self._fh = _GuardedFile(open(tmp, "w+b", buffering=0))  # noqa: SIM115  (closed in __exit__)
+            f = h5py.File(self._fh, "w")
+        except BaseException as err:
+            if getattr(self, "_fh", None) is not None:
+                self._fh.close()
+            self._ctx.__exit__(type(err), err, err.__traceback__)
+            raise
         self._file = f
         nx, ny = self.detector.shape
         comp = {"compression": "gzip", "compression_opts": 1, "shuffle": True, "track_times": False}
@@ -106,21 +114,129 @@ class H5Writer:
         if responses.dtype.kind not in "ui" or responses.max(initial=0) > np.iinfo(self.dtype).max or responses.min(initial=0) < 0:
             raise FastZDCError(f"responses must be integer counts within {self.dtype}", self.path)
         pdgid = np.zeros(m, np.int32) if pdgid is None else pdgid
+        raise_if_signalled()
+        try:
+            with defer_signals():
+                self._write(conditions, responses, pdgid, m)
+        except OSError as err:
+            raise _write_error(err, self.path) from None
+        raise_if_signalled()
+        if self._fh.failed is not None:  # disk full, file size limit
+            raise _write_error(self._fh.failed, self.path)
+        self.n += m
+
+    def attrs_update(self, attrs: dict[str, Any]) -> None:
+        """Set file attributes (e.g. totals known only at the end)."""
+        assert self._file is not None, "use H5Writer as a context manager"
+        with defer_signals():
+            for key, value in attrs.items():
+                self._file.attrs[key] = _attr_value(value)
+        raise_if_signalled()
+
+    def _write(self, conditions: np.ndarray, responses: np.ndarray, pdgid: np.ndarray, m: int) -> None:
         for name, arr in (("conditions", conditions), ("responses", responses), ("pdgid", pdgid)):
             ds = self._file[name]
             ds.resize(self.n + m, axis=0)
             ds[self.n : self.n + m] = arr
-        self.n += m
+        del ds  # released here, inside the deferred-signal block (its release may write)
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        with defer_signals():
+            return self._exit(exc)
+
+    def _exit(self, exc: BaseException | None) -> bool:
         assert self._file is not None and self._ctx is not None
-        self._file.attrs["n_rows"] = self.n
-        self._file.close()
-        if exc_type is None and self.n == 0:
-            exc = FastZDCError("nothing to write (0 rows)", self.path)
-            self._ctx.__exit__(type(exc), exc, None)
-            raise exc
-        self._ctx.__exit__(exc_type, exc, tb)
+        error: BaseException | None = exc
+        try:  # the HDF5 file is closed whatever happens (an open one can crash the interpreter at exit)
+            if error is None:
+                self._file.attrs["n_rows"] = self.n
+                self._file.flush()
+                if self._fh.failed is not None:
+                    error = self._fh.failed
+        except Exception as err:  # disk full, file size limit, ...: h5py raises OSError or RuntimeError
+            error = err
+        finally:
+            if error is not None:
+                self._fh.discard = True  # the file is thrown away: let HDF5 close without writing
+            _close_h5(self._file)
+            self._file = None
+            try:
+                self._fh.close()
+            except OSError as err:
+                error = error or err
+            if error is None and self._fh.failed is not None:
+                error = self._fh.failed
+        if error is None and self.n == 0:
+            error = FastZDCError("nothing to write (0 rows)", self.path)
+        if isinstance(error, OSError):
+            error = _write_error(error, self.path)
+        if error is None:
+            self._ctx.__exit__(None, None, None)  # raises Interrupted instead of committing after a signal
+            return False
+        self._ctx.__exit__(type(error), error, error.__traceback__)
+        raise error
+
+
+class _GuardedFile:
+    """The file object HDF5 writes through; after a failure it discards writes, so that HDF5 can close
+    its handles cleanly (a failed close leaves handles that crash the interpreter at exit)."""
+
+    def __init__(self, f: Any) -> None:
+        self._f = f
+        self.discard = False
+        self.failed: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        if self.discard:
+            return len(memoryview(data))
+        try:
+            return self._f.write(data)
+        except OSError as err:
+            # HDF5 never sees a failed write (after one its handles can no longer be closed safely): the
+            # error is kept, this and later writes are dropped, and the writer raises it itself
+            self.failed = err
+            self.discard = True
+            return len(memoryview(data))
+
+    def flush(self) -> None:
+        if not self.discard:
+            self._f.flush()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        try:
+            return self._f.seek(offset, whence)
+        except OSError as err:
+            self.failed, self.discard = self.failed or err, True
+            return offset
+
+    def truncate(self, size: int | None = None) -> int:
+        if self.discard:
+            return 0 if size is None else size
+        return self._f.truncate(size)
+
+    def close(self) -> None:
+        if self.discard:
+            with contextlib.suppress(OSError):
+                self._f.close()
+            return
+        self._f.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._f, name)
+
+
+def _write_error(err: BaseException, path: Path) -> FastZDCError:
+    text = getattr(err, "strerror", None) or (str(err).splitlines()[0] if str(err) else type(err).__name__)
+    return FastZDCError(f"cannot write ({text})", path)
+
+
+def _close_h5(f: h5py.File) -> None:
+    """Close an HDF5 file even after a failed write (flushing may fail again: the handles still go)."""
+    try:
+        f.close()
+    except Exception:
+        with contextlib.suppress(Exception):
+            f.id.close()
 
 
 def write_h5(dataset: Dataset, path: str | Path, attrs: dict[str, Any] | None = None) -> Path:
@@ -144,7 +260,7 @@ def _open(path: str | Path) -> h5py.File:
         raise FastZDCError("empty file (0 bytes)", path)
     try:
         return h5py.File(path, "r")
-    except OSError as err:
+    except (OSError, RuntimeError, ValueError) as err:
         raise FastZDCError(f"truncated or corrupt HDF5 file ({err})", path) from None
 
 
@@ -165,6 +281,10 @@ def _check_layout(f: h5py.File, path: Path) -> tuple[Detector, int]:
     for key in ("conditions", "responses", "pdgid"):
         if key not in f:
             raise FastZDCError(f"missing dataset {key!r} (datasets: {', '.join(f.keys()) or 'none'})", path)
+        if not isinstance(f[key], h5py.Dataset):
+            raise FastZDCError(f"{key!r} is not a dataset (an HDF5 group?)", path)
+        if f[key].dtype.kind not in "fiub":
+            raise FastZDCError(f"{key!r} must be numeric, got dtype {f[key].dtype}", path)
     attrs = read_attrs(f)
     shape = f["responses"].shape
     det_name = attrs.get("detector")

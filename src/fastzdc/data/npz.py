@@ -88,12 +88,22 @@ def read_npz_pair(responses_path: str | Path, particles_path: str | Path | None 
     attrs = {"synthetic": False, "generator": "ALICE npz pair (unknown producer)"}
     meta = meta_path(r_path)
     if meta.exists():
-        try:
-            attrs.update(json.loads(meta.read_text()))
-        except (OSError, json.JSONDecodeError) as err:
-            raise FastZDCError(f"unreadable metadata sidecar ({err})", meta) from None
+        attrs.update(read_meta(meta))
     attrs["source"] = str(r_path)
     return Dataset(conditions, responses, pdgid, det, attrs)
+
+
+def read_meta(meta: Path) -> dict:
+    """The provenance sidecar: a JSON object of scalars and lists (one-line error otherwise)."""
+    try:
+        value = json.loads(meta.read_text())
+    except (OSError, ValueError, RecursionError) as err:
+        raise FastZDCError(f"unreadable metadata sidecar ({type(err).__name__}: {err})", meta) from None
+    if not isinstance(value, dict):
+        raise FastZDCError(f"metadata sidecar must hold a JSON object, got {type(value).__name__}", meta)
+    if "synthetic" in value and not isinstance(value["synthetic"], bool):
+        raise FastZDCError(f"key 'synthetic' must be true or false, got {value['synthetic']!r}"[:200], meta)
+    return value
 
 
 def meta_path(responses_path: str | Path) -> Path:

@@ -68,7 +68,7 @@ class StandardScaler:
     def load_json(cls, path: str | Path) -> StandardScaler:
         try:
             return cls.from_dict(json.loads(Path(path).read_text()), path)
-        except (OSError, json.JSONDecodeError) as err:
+        except (OSError, ValueError, RecursionError) as err:
             raise FastZDCError(f"cannot read scaler JSON ({err})", path) from None
 
     # -------------------------------------------------------------- O2 text

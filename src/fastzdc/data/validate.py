@@ -39,7 +39,7 @@ def validate_conditions(conditions: np.ndarray, path: PathLike = None, *, what: 
 
 
 def validate_pdgid(pdgid: np.ndarray, n: int, path: PathLike = None) -> np.ndarray:
-    """Check ``(N,)`` integral PDG ids; return int32."""
+    """Check ``(N,)`` integral PDG ids within the int32 range; return int32."""
     arr = np.asarray(pdgid)
     if arr.shape != (n,):
         raise FastZDCError(f"pdgid must have shape ({n},), got {arr.shape}", path)
@@ -48,7 +48,58 @@ def validate_pdgid(pdgid: np.ndarray, n: int, path: PathLike = None) -> np.ndarr
             raise FastZDCError("pdgid must be integers", path)
     elif arr.dtype.kind not in "iu":
         raise FastZDCError(f"pdgid must be integers, got dtype {arr.dtype}", path)
+    info = np.iinfo(np.int32)
+    out = (arr < info.min) | (arr > info.max)
+    if out.any():
+        row = int(np.argmax(out))
+        raise FastZDCError(f"pdgid out of the int32 range at row {row} ({arr[row]!r}; {int(out.sum())} rows)", path)
     return arr.astype(np.int32)
+
+
+# --------------------------------------------------------------------------- physical ranges
+E_MAX_GEV = 1.0e4
+"""energy above the LHC beam energy per nucleon (6.8 TeV) with margin"""
+MASS_MAX_MEV = 2.5e5
+"""a lead nucleus is 1.94e5 MeV"""
+CHARGE_MAX = 92
+VERTEX_MAX_CM = 1.0e4
+MOMENTUM_RTOL = 1e-2
+MOMENTUM_ATOL_GEV = 1e-2
+"""E must equal sqrt(p^2 + m^2) within MOMENTUM_RTOL * E + MOMENTUM_ATOL_GEV (float32 storage, rounding)"""
+PHYSICAL_RANGES = (
+    f"E in (0, {E_MAX_GEV:g}] GeV; mass in [0, {MASS_MAX_MEV:g}] MeV; charge an integer in "
+    f"[-{CHARGE_MAX}, {CHARGE_MAX}] e; |vx|, |vy|, |vz| <= {VERTEX_MAX_CM:g} cm; "
+    f"E = sqrt(px^2 + py^2 + pz^2 + (mass/1000)^2) within {100 * MOMENTUM_RTOL:g} % + {MOMENTUM_ATOL_GEV:g} GeV"
+)
+
+
+def check_physical(conditions: np.ndarray, path: PathLike = None) -> None:
+    """The particle features must describe a physical particle (:data:`PHYSICAL_RANGES`); the same check
+    runs for ``simulate`` and ``generate``.
+
+    Raises:
+        FastZDCError: naming the feature, the first bad row and how many rows are out of range.
+    """
+    c = np.asarray(conditions, np.float64)
+    e, mass, charge = c[:, 0], c[:, 7], c[:, 8]
+    p = np.sqrt(c[:, 4] ** 2 + c[:, 5] ** 2 + c[:, 6] ** 2)
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = np.sqrt(p**2 + (mass / 1e3) ** 2)
+    checks = [
+        ((e <= 0) | (e > E_MAX_GEV), f"energy E outside (0, {E_MAX_GEV:g}] GeV"),
+        ((mass < 0) | (mass > MASS_MAX_MEV), f"mass outside [0, {MASS_MAX_MEV:g}] MeV"),
+        ((np.abs(charge) > CHARGE_MAX) | (np.abs(charge - np.round(charge)) > 1e-3),
+         f"charge not an integer in [-{CHARGE_MAX}, {CHARGE_MAX}] e"),
+        ((np.abs(c[:, 1:4]) > VERTEX_MAX_CM).any(axis=1), f"vertex beyond {VERTEX_MAX_CM:g} cm"),
+        (~(np.abs(expected - e) <= MOMENTUM_RTOL * e + MOMENTUM_ATOL_GEV),
+         "momentum inconsistent with energy and mass (E != sqrt(p^2 + m^2))"),
+    ]
+    for bad, what in checks:
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise FastZDCError(f"{what} at row {row} ({int(bad.sum())} of {len(c)} rows; "
+                               f"E {e[row]:.6g} GeV, |p| {p[row]:.6g} GeV, mass {mass[row]:.6g} MeV, "
+                               f"charge {charge[row]:.6g})", path)
 
 
 def validate_responses(

@@ -20,7 +20,7 @@ import onnxruntime as ort
 import torch
 
 from .. import __version__
-from .._atomic import atomic_dir, check_dir_writable
+from .._atomic import atomic_dir, check_dir_writable, check_not_input
 from ..checkpoint import WEIGHTS, file_sha256
 from ..conditions import FEATURE_NAMES, FEATURE_UNITS, N_FEATURES
 from ..errors import FastZDCError
@@ -97,6 +97,7 @@ def export_onnx(
         a summary: folder, files with sizes, measured parity, the model card.
     """
     out = check_dir_writable(out)
+    check_not_input(out, [model])
     if out.is_dir() and any(out.iterdir()) and not is_export_dir(out):
         raise FastZDCError("folder exists and is not a fastzdc ONNX export; refusing to replace it", out)
     if steps is not None and steps < 1:

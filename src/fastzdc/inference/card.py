@@ -60,16 +60,83 @@ def load_card(folder: str | Path) -> dict[str, Any]:
         raise FastZDCError(f"not a fastzdc ONNX export (no {CARD})", folder)
     try:
         card = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise FastZDCError(f"corrupt model card ({err})", path) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise FastZDCError(f"corrupt model card ({type(err).__name__}: {err})", path) from None
     if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
         raise FastZDCError(f"not a fastzdc ONNX model card (format is not {CARD_FORMAT!r})", path)
-    if int(card.get("format_version", 0)) > CARD_FORMAT_VERSION:
-        raise FastZDCError(f"model card format {card.get('format_version')} is newer than this fastzdc ({CARD_FORMAT_VERSION})", path)
+    version = card.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise FastZDCError(f"key 'format_version' must be a positive integer, got {version!r}"[:200], path)
+    if version > CARD_FORMAT_VERSION:
+        raise FastZDCError(f"model card format {version} is newer than this fastzdc ({CARD_FORMAT_VERSION})", path)
     missing = [k for k in REQUIRED if k not in card]
     if missing:
         raise FastZDCError(f"model card lacks {', '.join(missing)}", path)
+    check_card(card, path)
     return card
+
+
+def _bad(key: str, want: str, value: Any, path: Path) -> FastZDCError:
+    text = repr(value)
+    return FastZDCError(f"key {key!r} must be {want}, got {text if len(text) <= 60 else text[:57] + '...'}", path)
+
+
+def check_card(card: dict[str, Any], path: Path) -> None:
+    """Types and ranges of the card's keys that fastzdc reads (one line naming the first bad key)."""
+    for key in ("name", "detector", "kind", "code_version"):
+        if not isinstance(card[key], str):
+            raise _bad(key, "a string", card[key], path)
+    if card["detector"] not in ("zn", "zp"):
+        raise _bad("detector", "'zn' or 'zp'", card["detector"], path)
+    for key in ("sampler", "files", "training_data"):
+        if not isinstance(card[key], dict):
+            raise _bad(key, "a JSON object", card[key], path)
+    for key in ("noise_shape", "image_shape"):
+        v = card[key]
+        if not (isinstance(v, list) and 1 <= len(v) <= 4
+                and all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 4096 for d in v)):
+            raise _bad(key, "a list of 1 to 4 integers in [1, 4096]", v, path)
+    if "n_params" in card and not (isinstance(card["n_params"], int) and not isinstance(card["n_params"], bool)
+                                   and card["n_params"] >= 0):
+        raise _bad("n_params", "a non-negative integer", card["n_params"], path)
+    if "dequantized" in card and not isinstance(card["dequantized"], bool):
+        raise _bad("dequantized", "true or false", card["dequantized"], path)
+    for variant, entry in card["files"].items():
+        if not isinstance(entry, dict):
+            raise _bad(f"files.{variant}", "a JSON object", entry, path)
+        name = entry.get("file")
+        if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+            raise _bad(f"files.{variant}.file", "a file name inside the export folder", name, path)
+        sha = entry.get("sha256")
+        if sha is not None and not (isinstance(sha, str) and len(sha) == 64
+                                    and all(c in "0123456789abcdef" for c in sha)):
+            raise _bad(f"files.{variant}.sha256", "64 hex digits", sha, path)
+
+
+def export_file(folder: str | Path, entry: dict[str, Any]) -> Path:
+    """The file of a card entry, inside ``folder`` (links leading out are refused) and with the SHA-256 the
+    card records."""
+    import hashlib
+
+    folder = Path(folder)
+    file = folder / entry["file"]
+    try:
+        inside = file.resolve().parent == folder.resolve()
+    except OSError:
+        inside = False
+    if not inside:
+        raise FastZDCError("the model card names a file outside the export folder", file)
+    if not file.is_file():
+        raise FastZDCError("missing ONNX file", file)
+    sha = entry.get("sha256")
+    if sha is not None:
+        h = hashlib.sha256()
+        with open(file, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        if h.hexdigest() != sha:
+            raise FastZDCError("the file does not match the SHA-256 in the model card (corrupt or modified)", file)
+    return file
 
 
 def io_signature(noise_shape: tuple[int, ...], image_shape: tuple[int, ...], n_features: int, graph_noise: bool) -> dict[str, Any]:

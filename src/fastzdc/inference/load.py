@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import WEIGHTS, load_config, load_tensors, load_weights_into, resolve
+from ..checkpoint import CONFIG, WEIGHTS, check_values, load_checkpoint_weights, load_config, load_weights_into, resolve, tensor_shapes
 from ..data.scaler import StandardScaler
 from ..detector import get_detector
 from ..errors import FastZDCError
@@ -34,15 +34,32 @@ def read_checkpoint(path: str | Path) -> tuple[ModelKind, torch.nn.Module, Stand
     rebuilt from the hyper-parameters it recorded, its weights are in the same file."""
     ckpt = resolve(path)
     cfg = load_config(ckpt)
+    where = ckpt / CONFIG
     try:
-        kind = get_kind(cfg["kind"])(get_detector(cfg["detector"]), cfg["hparams"])
-        net = kind.build()
+        cls = get_kind(cfg["kind"])
+        check_values(cls.defaults, cfg["hparams"], where, prefix="hparams.")
+        kind = cls(get_detector(cfg["detector"]), cfg["hparams"])
+        with torch.device("meta"):  # shapes first, without memory: absurd sizes never allocate
+            shapes = {k: tuple(v.shape) for k, v in kind.build().state_dict().items()}
     except FastZDCError as err:
-        raise FastZDCError(str(err), ckpt / "config.json") from None
-    except (TypeError, ValueError, RuntimeError, KeyError, OverflowError, MemoryError) as err:
-        raise FastZDCError(f"config.json holds invalid {cfg['kind']} hyper-parameters ({type(err).__name__}: "
-                           f"{str(err).splitlines()[0] if str(err) else ''})", ckpt) from None
-    load_weights_into(net, load_tensors(ckpt / WEIGHTS), ckpt / WEIGHTS)
+        raise FastZDCError(str(err).removeprefix(f"{where}: "), where) from None
+    except Exception as err:  # any failure to build the described network is a defect of config.json
+        raise FastZDCError(f"invalid {cfg['kind']} hyper-parameters ({type(err).__name__}: "
+                           f"{str(err).splitlines()[0] if str(err) else ''})", where) from None
+    stored = tensor_shapes(ckpt / WEIGHTS)
+    if stored != shapes:
+        missing, extra = sorted(set(shapes) - set(stored)), sorted(set(stored) - set(shapes))
+        if missing or extra:
+            raise FastZDCError(f"weights do not match the model config.json describes (missing {missing[:3]}, "
+                               f"unexpected {extra[:3]})", ckpt / WEIGHTS)
+        k = sorted(k for k in shapes if stored[k] != shapes[k])[0]
+        raise FastZDCError(f"weight {k} has shape {stored[k]}, the model config.json describes expects {shapes[k]}",
+                           ckpt / WEIGHTS)
+    try:
+        net = kind.build()
+    except Exception as err:
+        raise FastZDCError(f"invalid {cfg['kind']} hyper-parameters ({type(err).__name__})", where) from None
+    load_weights_into(net, load_checkpoint_weights(ckpt, cfg), ckpt / WEIGHTS)
     scaler = StandardScaler.from_dict(cfg["scaler"], ckpt)
     return kind, net, scaler, cfg
 
@@ -50,7 +67,14 @@ def read_checkpoint(path: str | Path) -> tuple[ModelKind, torch.nn.Module, Stand
 def sampler_overrides(sampler: dict[str, Any] | None, steps: int | None = None, method: str | None = None) -> dict[str, Any]:
     """Sampler options given as ``--sample-opt KEY=VALUE`` merged with the ``--steps``/``--method`` flags."""
     extra = {k: v for k, v in (("steps", steps), ("method", method)) if v is not None}
-    return {**(sampler or {}), **extra}
+    merged = {**(sampler or {}), **extra}
+    value = merged.get("steps")
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_STEPS):
+        raise FastZDCError(f"sampler option steps must be an integer in [1, {MAX_STEPS}], got {value!r}")
+    return merged
+
+
+MAX_STEPS = 10000
 
 
 def load_generator(

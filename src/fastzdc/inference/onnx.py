@@ -25,7 +25,7 @@ from ..detector import Detector, get_detector
 from ..errors import FastZDCError
 from ..sampling.counts import MAX_COUNT
 from ..sampling.noise import NoiseStream
-from .card import SCALER_JSON, load_card, variant_name
+from .card import SCALER_JSON, export_file, load_card, variant_name
 from .graph import CONDITIONS, NOISE, OUTPUT, RAW_OUTPUT
 
 ORT_FLOAT = "tensor(float)"
@@ -207,7 +207,7 @@ def onnx_from_export_dir(folder: Path, precision: str = "float32", threads: int 
         raise FastZDCError(f"the exported graph has its sampler unrolled ({card['sampler']}); re-export to change "
                            + ", ".join(f"{k}={v}" for k, v in fixed.items()), folder)
     detector = get_detector(card["detector"])
-    file = folder / entry["file"]
+    file = export_file(folder, entry)
     session = open_session(file, threads=threads)
     scaler = StandardScaler.load_json(folder / SCALER_JSON)
     return OnnxGenerator(session, detector, scaler, tuple(card["noise_shape"]), name=f"{card['name']} (onnx {precision})",

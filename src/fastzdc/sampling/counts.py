@@ -38,14 +38,22 @@ def sample_counts(
     device: torch.device,
     dequantized: bool = False,
     advance: Callable[[int], None] | None = None,
+    pad: bool = False,
 ) -> np.ndarray:
     """``(N, nx, ny)`` uint16 counts: ``sample(conditions, noise) -> log1p images`` run on ``batch_size``
-    rows at a time, row i with the noise of row i of ``noise``; ``advance(k)`` after every batch."""
+    rows at a time, row i with the noise of row i of ``noise``; ``advance(k)`` after every batch.
+
+    ``pad``: the last batch is padded to ``batch_size`` rows (copies of its last row), so that the network
+    always sees the same shape (reduced-precision kernels may round differently for other shapes)."""
     out = np.empty((len(cond_scaled), *image_shape), np.uint16)
     for start in range(0, len(cond_scaled), batch_size):
-        c = torch.from_numpy(np.ascontiguousarray(cond_scaled[start : start + batch_size])).to(device)
-        z = noise.rows(start, start + len(c)).to(device)
-        out[start : start + len(c)] = counts_from_log_images(sample(c, z), dequantized)
+        c = torch.from_numpy(np.ascontiguousarray(cond_scaled[start : start + batch_size]))
+        z = noise.rows(start, start + len(c))
+        n = len(c)
+        if pad and n < batch_size:
+            c = torch.cat([c, c[-1:].expand(batch_size - n, *c.shape[1:])])
+            z = torch.cat([z, z[-1:].expand(batch_size - n, *z.shape[1:])])
+        out[start : start + n] = counts_from_log_images(sample(c.to(device), z.to(device)), dequantized)[:n]
         if advance is not None:
-            advance(len(c))
+            advance(n)
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,10 +115,22 @@ class TrainConfig:
             (self.precision in ("auto", "float32", "bfloat16"), "precision must be auto, float32 or bfloat16"),
             (self.detector in ("zn", "zp", "auto"), "detector must be zn, zp or auto"),
             (self.val_rows >= 10, "val_rows must be >= 10"),
+            (self.epochs <= 100000, "epochs must be <= 100000"),
+            (self.batch_size <= 1 << 20, "batch_size must be <= 1048576"),
+            (not math.isnan(self.lr), "lr must be a number"),
+            (math.isfinite(self.critic_lr), "critic_lr must be finite"),
+            (math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight_decay must be >= 0"),
+            (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "beta1 and beta2 must be in [0, 1)"),
+            (0 <= self.warmup < 1, "warmup must be in [0, 1)"),
+            (math.isfinite(self.grad_clip) and self.grad_clip >= 0, "grad_clip must be >= 0"),
+            (0 <= self.seed <= 2**63 - 1, "seed must be in [0, 2**63 - 1]"),
+            (self.max_train_rows >= 0, "max_train_rows must be >= 0 (0 = all rows)"),
+            (0 <= self.threads <= 1024, "threads must be in [0, 1024] (0 = torch's default)"),
+            (self.val_rows <= 10**7, "val_rows must be <= 10000000"),
         ]
         for ok, msg in checks:
             if not ok:
-                raise FastZDCError(msg, source)
+                raise FastZDCError(f"config key {msg}", source)
 
 
 def parse_set(items: list[str], flag: str = "--set") -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from ..checkpoint import WEIGHTS, file_sha256, load_config, load_tensors, load_weights_into, resolve
+from ..checkpoint import check_values, WEIGHTS, file_sha256, load_config, load_tensors, load_weights_into, resolve
 from ..detector import Detector
 from ..errors import FastZDCError
 from ..models import ModelKind, get_kind
@@ -54,6 +54,7 @@ def resolve_first_stage(name: str, detector: Detector, hparams: dict[str, Any] |
 
 def make_kind(name: str, detector: Detector, hparams: dict[str, Any] | None = None) -> ModelKind:
     """The model kind ``name`` for ``detector`` with ``hparams``, its first stage resolved."""
+    check_values(get_kind(name).defaults, hparams or {}, None, prefix="model.")
     return get_kind(name)(detector, resolve_first_stage(name, detector, hparams))
 
 

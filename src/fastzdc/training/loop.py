@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +34,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._atomic import check_not_input
 from ..checkpoint import (
+    CONFIG,
     STATE,
     STATE_JSON,
     WEIGHTS,
@@ -88,11 +91,15 @@ def train(
     stop_after: int = 0,
     progress: bool = True,
     log: Callable[[str], None] = lambda s: None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train ``cfg.kind`` on the training split of ``data``; checkpoints under ``out``.
 
     Args:
         resume: continue exactly from ``out/last`` (same config and data required).
+        overwrite: replace an existing run in ``out`` (without it, and without ``resume``, a non-empty
+            ``out`` is refused); the previous run stays until this one has saved a checkpoint, and comes
+            back if this one fails before that. A failed fresh run leaves no run folder behind.
         stop_after: stop after this many epochs in this call (0 = run to ``cfg.epochs``); the run
             is then resumable, so long trainings can be split into pieces.
 
@@ -100,16 +107,53 @@ def train(
     """
     out = Path(out)
     cfg.validate()
+    if resume and overwrite:
+        raise FastZDCError("give --resume or --overwrite, not both", out)
+    check_not_input(out, [data, cfg.init or None])
+    if out.exists() and not out.is_dir():
+        raise FastZDCError("exists and is not a run folder", out)
+    existing = out.is_dir() and any(out.iterdir())
+    if existing and not (resume or overwrite):
+        raise FastZDCError("the run folder exists and is not empty: continue it with --resume, or replace it with "
+                           "--overwrite", out)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise FastZDCError(f"cannot create the run folder (folder {parent} does not exist)", out)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
-    use_bf16 = cfg.precision == "bfloat16" or (cfg.precision == "auto" and device.type == "cuda")
+    created = not out.exists()
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out.mkdir(exist_ok=True)
     except OSError as err:
         raise FastZDCError(f"cannot create the run folder ({err.strerror})", out) from None
     if not os.access(out, os.W_OK):
         raise FastZDCError("run folder is not writable", out)
+    old = None
+    if overwrite and existing:  # the previous run is kept aside until this one has saved a checkpoint
+        old = out.with_name(f".{out.name}.{os.getpid()}.overwritten.old")
+        os.replace(out, old)
+        out.mkdir()
+        created = True
+    try:
+        result = _train(cfg, data, out, device, resume=resume, stop_after=stop_after, progress=progress, log=log)
+    except BaseException:
+        saved = out.is_dir() and any((out / sub / CONFIG).exists() for sub in ("best", "last"))
+        if created and not saved:  # a failed run leaves no empty run folder
+            shutil.rmtree(out, ignore_errors=True)
+            if old is not None:
+                os.replace(old, out)
+                old = None
+        raise
+    finally:
+        if old is not None and old.exists() and (out / "last" / CONFIG).exists():
+            shutil.rmtree(old, ignore_errors=True)
+    return result
+
+
+def _train(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, *, resume: bool, stop_after: int,
+           progress: bool, log: Callable[[str], None]) -> dict[str, Any]:
+    use_bf16 = cfg.precision == "bfloat16" or (cfg.precision == "auto" and device.type == "cuda")
 
     ds = load_dataset(data)
     detector = ds.detector if cfg.detector == "auto" else get_detector(cfg.detector)
@@ -138,7 +182,7 @@ def train(
     except (TypeError, ValueError, RuntimeError) as err:
         raise FastZDCError(f"invalid {cfg.kind} model options {cfg.model}: {err}") from None
     if init is not None:
-        load_weights_into(net, load_tensors(init[0] / WEIGHTS), init[0] / WEIGHTS)
+        load_weights_into(net, load_tensors(init[0] / WEIGHTS, init[1].get("weights_sha256")), init[0] / WEIGHTS)
         log(f"starting from the weights and scaler of {init[0]}")
     first_stage = load_first_stage(kind)
     inputs = kind.training_inputs(net, _training_batches(resp, cond, device, f"{cfg.kind}-{detector.name} preparing inputs", progress),
@@ -184,7 +228,7 @@ def train(
             raise FastZDCError("cannot resume: config or data differ from the interrupted run", out)
         tensors = load_tensors(last / STATE)
         load_weights_into(net, {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}, last / STATE)
-        load_weights_into(ema, load_tensors(last / WEIGHTS), last / WEIGHTS)
+        load_weights_into(ema, load_tensors(last / WEIGHTS, load_config(last).get("weights_sha256")), last / WEIGHTS)
         _load_optimizer(opt, tensors, st["optimizer"])
         if critic is not None:
             load_weights_into(critic, {k[7:]: v for k, v in tensors.items() if k.startswith("critic.")}, last / STATE)
