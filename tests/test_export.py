@@ -18,7 +18,6 @@ import torch
 from onnx import TensorProto, helper
 
 from fastzdc import ZN, ZP, FastZDCError
-from fastzdc.checkpoint import save_checkpoint
 from fastzdc.data import StandardScaler, write_h5
 from fastzdc.export.exporter import TOLERANCE
 from fastzdc.export.o2 import O2ParticleSimulation, calculate_channels, load_scales
@@ -27,10 +26,9 @@ from fastzdc.inference import load_generator
 from fastzdc.inference.backend import choose_backend
 from fastzdc.inference.card import load_card
 from fastzdc.inference.onnx import OnnxGenerator, open_session
-from fastzdc.models import get_kind
 from fastzdc.sampling.noise import NoiseStream
 
-from .conftest import leftovers, make_dataset
+from .conftest import leftovers, make_dataset, random_fm_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = {"zn": ZN, "zp": ZP}
@@ -49,33 +47,16 @@ def _one_line_error(res, *needles: str) -> None:
 
 
 # --------------------------------------------------------------------------- fixtures
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """These tests run tiny batches: one thread is plenty, and on a shared machine two OpenMP threads at
-    batch 16 were measured 25x slower than one (threads wait on each other's barrier)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory) -> Path:
     """An untrained ZP flow-matching checkpoint with random (not zero-initialised) weights: no training
     needed to test export mechanics, and ZP exercises the pad/crop of the 56 x 30 image."""
-    kind = get_kind("fm")(ZP, TINY)
-    net = kind.build()
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(0.3 * torch.randn(p.shape, generator=gen))
-    ds = make_dataset(200, ZP, seed=2)
-    cfg = {"kind": "fm", "detector": "zp", "name": "tiny-zp", "hparams": kind.hparams,
-           "sampler": {"steps": 2, "method": "euler"}, "scaler": StandardScaler.fit(ds.conditions).to_dict(),
-           "data": {"sha256": "ab" * 32, "synthetic": True, "generator": "test fixture"}, "metrics": {"val_w": 9.9}}
-    path = tmp_path_factory.mktemp("ckpt") / "tiny"
-    save_checkpoint(path, net.state_dict(), cfg)
-    return path
+    return random_fm_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", ZP, rows=200,
+                                data={"sha256": "ab" * 32, "synthetic": True, "generator": "test fixture"},
+                                metrics={"val_w": 9.9})
 
 
 @pytest.fixture(scope="module")

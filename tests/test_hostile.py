@@ -26,14 +26,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastzdc import ZN, ZP
-from fastzdc.checkpoint import save_checkpoint
 from fastzdc.cli import main
-from fastzdc.data import StandardScaler, write_h5, write_npz_pair
+from fastzdc.data import write_h5, write_npz_pair
 from fastzdc.errors import FastZDCError
 from fastzdc.inference import load_generator
-from fastzdc.models import get_kind
 
-from .conftest import leftovers, make_dataset
+from .conftest import leftovers, make_dataset, random_fm_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -77,30 +75,13 @@ def refused(folder: Path, *args, needles: tuple[str, ...] = ()) -> None:
     assert leftovers(folder) == []
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
     """A tiny untrained ZN flow-matching checkpoint (random weights)."""
-    kind = get_kind("fm")(ZN, TINY)
-    net = kind.build()
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(0.3 * torch.randn(p.shape, generator=gen))
-    ds = make_dataset(100, ZN, seed=2)
-    cfg = {"kind": "fm", "detector": "zn", "name": "tiny-zn", "hparams": kind.hparams,
-           "sampler": {"steps": 2, "method": "euler"}, "scaler": StandardScaler.fit(ds.conditions).to_dict(),
-           "data": {"sha256": "ab" * 32, "synthetic": True}}
-    path = tmp_path_factory.mktemp("ckpt") / "tiny"
-    save_checkpoint(path, net.state_dict(), cfg)
-    return path
+    return random_fm_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", ZN)
 
 
 @pytest.fixture
