@@ -434,7 +434,7 @@ def build_lookup(data: str | Path, out: str | Path, *, k: int = 8, rescale: bool
     import time
 
     from ._atomic import atomic_dir, check_dir_writable
-    from .inference.lookup import CARD, is_lookup_dir, lookup_card, lookup_from_file
+    from .inference.lookup import CARD, is_lookup_dir, lookup_card
 
     out = check_dir_writable(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not is_lookup_dir(out))):
@@ -442,8 +442,11 @@ def build_lookup(data: str | Path, out: str | Path, *, k: int = 8, rescale: bool
     if Path(data).resolve() == out.resolve() or out.resolve() in Path(data).resolve().parents:
         raise FastZDCError("the look-up folder must not contain its own training file", out)
     check_not_input(out, input_paths(data))
-    lib = lookup_from_file(data, k=k, rescale=rescale)
-    probe = lookup_dataset_conditions(data, probe_rows)
+    from .baselines import LookupGenerator
+
+    train = load_dataset(data)  # read once: the library and the speed probe
+    lib = LookupGenerator.from_dataset(train, k=k, rescale=rescale, source=str(data))
+    probe = train.conditions[:probe_rows]
     t0 = time.perf_counter()
     lib.generate(probe, seed=0)
     ms = 1e3 * (time.perf_counter() - t0) / max(len(probe), 1)
@@ -454,8 +457,3 @@ def build_lookup(data: str | Path, out: str | Path, *, k: int = 8, rescale: bool
     return {"out": str(out), "data": str(data), "rows": len(lib), "detector": lib.detector.name, "k": lib.k,
             "rescale": rescale, "memory_mb": round(lib.nbytes / 2**20, 1), "build_seconds": round(lib.build_seconds, 2),
             "ms_per_sample": ms, "synthetic": lib.synthetic}
-
-
-def lookup_dataset_conditions(data: str | Path, rows: int) -> np.ndarray:
-    """The first ``rows`` particles of a dataset file (the look-up's speed probe)."""
-    return load_dataset(data).conditions[:rows]
