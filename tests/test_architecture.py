@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"evaluation"},
     {"report"},
     {"export"},
-    {"workflows", "demo"},
+    {"workflows", "demo", "fit"},
     {"cli"},
     {"__init__"},
 ]
