@@ -134,7 +134,9 @@ class Plan:
 
 def read_overrides(path: str | Path | None) -> dict[str, dict[str, Any]]:
     """The ``--config`` file: a TOML of per-stage tables (``[fm]``, ``[fm.model]``, ``[evaluate]``, ...,
-    ``[train]`` for every training stage). Unknown tables and keys are refused when the plan is made."""
+    ``[train]`` for every training stage). Unknown tables and keys are refused when the plan is made; the
+    tables of stages that the chosen ``--model`` does not run are checked too, then left unused (one file
+    can hold the settings of every model)."""
     if path is None:
         return {}
     try:
@@ -173,19 +175,14 @@ def make_plan(detector: str, model: str, preset: str, overrides: dict[str, dict[
     if preset not in PRESETS:
         raise FastZDCError(f"unknown --preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     chosen = [s for m, stages in MODELS.items() if model in (m, "all") for s in stages]
-    unused = [k for k in overrides if k in TRAINING or k == "lookup"]
-    unused = [k for k in unused if k not in chosen]
-    if unused:
-        raise FastZDCError(f"the config sets [{unused[0]}], a stage --model {model} does not run", config_path)
     layers = [QUICK] if preset == "quick" else []
     layers.append(overrides)
     train: dict[str, TrainConfig] = {}
     options: dict[str, dict[str, Any]] = {}
-    for stage in chosen:
-        if stage == "lookup":
-            continue
-        spec = TRAINING[stage]
-        train[stage] = _training_config(stage, spec, detector, layers, config_path)
+    for stage, spec in TRAINING.items():
+        cfg = _training_config(stage, spec, detector, layers, config_path)
+        if stage in chosen:
+            train[stage] = cfg
     for stage, defaults in STAGE_OPTIONS.items():
         opts = dict(defaults)
         for layer in layers:
@@ -197,10 +194,7 @@ def make_plan(detector: str, model: str, preset: str, overrides: dict[str, dict[
         _check_options(stage, opts, config_path)
         options[stage] = opts
     products = {PRODUCT_OF[s]: s for s in chosen if s in PRODUCT_OF}
-    missing = [m for m in options["export"]["models"] if m not in products]
-    options["export"]["models"] = [m for m in options["export"]["models"] if m in products]
-    if missing and "export" in overrides and set(missing) & set(overrides["export"].get("models", [])):
-        raise FastZDCError(f"[export] models names {missing[0]!r}, which --model {model} does not make", config_path)
+    options["export"]["models"] = [m for m in options["export"]["models"] if m in products]  # of the models made
     stages = ["split", *chosen, "evaluate", "export"]
     return Plan(detector, model, preset, stages, train, options, products)
 
@@ -228,8 +222,12 @@ def _training_config(stage: str, spec: TrainingStage, detector: str, layers: lis
         cfg = TrainConfig.from_dict(base, config_path)
     except FastZDCError as err:
         raise FastZDCError(f"[{stage}]: {err}") from None
-    check_values(get_kind(spec.kind).defaults, cfg.model, config_path, prefix=f"[{stage}] model.")
-    check_values(get_kind(spec.kind).sampler_defaults, cfg.sampler, config_path, prefix=f"[{stage}] sampler.")
+    kind = get_kind(spec.kind)
+    for table, defaults in (("model", kind.defaults), ("sampler", kind.sampler_defaults)):
+        unknown = sorted(set(getattr(cfg, table)) - set(defaults))
+        if unknown:
+            raise FastZDCError(f"[{stage}] unknown {spec.kind} {table} option {unknown[0]!r}", config_path)
+        check_values(defaults, getattr(cfg, table), config_path, prefix=f"[{stage}] {table}.")
     return cfg
 
 
