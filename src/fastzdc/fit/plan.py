@@ -77,7 +77,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "train": {"max_train_rows": 4000, "val_rows": 500},
     "fm": {"epochs": 4, "batch_size": 128, "max_train_rows": 8000,
            "model": {"widths": [8, 16, 32], "blocks": [1, 1, 1], "emb_dim": 32}},
-    "fm-distill": {"epochs": 1, "max_train_rows": 1000, "model": {"teacher_steps": 4, "steps": 2}},
+    "fm-distill": {"epochs": 3, "model": {"teacher_steps": 4, "steps": 2}},
     "vae": {"epochs": 2, "batch_size": 128, "model": {"dec_hidden": 128, "z_dim": 32}},
     "latent-fm": {"epochs": 10, "model": {"hidden": 128, "depth": 2}},
     "vq": {"epochs": 1, "model": {"n_codes": 64}},
