@@ -227,6 +227,18 @@ def test_bad_input_is_one_line_before_any_training(files, cli, case, tmp_path):
     assert not out.exists(), "nothing may be written before the inputs are checked"
 
 
+def test_one_fit_at_a_time_in_a_folder(files, reference, cli):
+    import fcntl
+
+    fd = os.open(reference / "fit.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        res = cli(*fit_args(files, reference))
+    finally:
+        os.close(fd)
+    assert res.code == 2 and "another fit is running in this folder" in res.err
+
+
 def test_a_folder_that_is_not_a_fit_is_refused(files, cli, tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     res = cli(*fit_args(files, tmp_path))

@@ -18,11 +18,12 @@ done and resumes a training stage from its ``last/`` checkpoint (exact on CPU), 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from ..errors import FastZDCError
 from .manifest import MANIFEST, Manifest
 from .plan import Plan, assign_init, make_plan, read_overrides
 
+LOCK = "fit.lock"
 MIN_ROWS = 100
 """rows a fit needs: the 70/10/20 split must leave validation and test rows to score on"""
 SUMMARY = "summary.json"
@@ -88,7 +90,7 @@ def preflight(data: str | Path, out: str | Path, *, detector: str | None, model:
         raise FastZDCError("folder is not writable", out)
     check_not_input(out, [*data_files(data), init])
     manifest = Manifest.read(out) if out.is_dir() else None
-    if manifest is None and out.is_dir() and any(out.iterdir()):
+    if manifest is None and out.is_dir() and any(p.name != LOCK for p in out.iterdir()):
         raise FastZDCError("exists, is not empty and holds no fit (no fit.json); give a new or empty --out", out)
     return plan, data_fingerprint(data, n_rows), manifest
 
@@ -107,9 +109,35 @@ def run_fit(data: str | Path, out: str | Path, *, detector: str | None = None, m
         out.mkdir(exist_ok=True)
     except OSError as err:
         raise FastZDCError(f"cannot create the fit folder ({err.strerror})", out) from None
-    if manifest is None:
-        manifest = Manifest(out, fingerprint, plan.detector)
-        manifest.save()
+    with _exclusive(out):
+        manifest = Manifest.read(out) or manifest  # as it is now that no other fit can change it
+        if manifest is None:
+            manifest = Manifest(out, fingerprint, plan.detector)
+            manifest.save()
+        else:
+            manifest.check_compatible(fingerprint, plan.detector, hashes)
+        return _run_stages(plan, data, out, manifest, hashes, progress, log)
+
+
+@contextlib.contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """One fit at a time in a folder: an advisory lock on ``DIR/fit.lock`` (released by the system when the
+    process ends, ``kill -9`` included)."""
+    import fcntl
+
+    fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise FastZDCError("another fit is running in this folder", out) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _run_stages(plan: Plan, data: Path, out: Path, manifest: Manifest, hashes: dict[str, str], progress: bool,
+                log: Callable[[str], None]) -> dict[str, Any]:
     runner = _Runner(plan, data, out, manifest, progress, log)
     for i, stage in enumerate(plan.stages, 1):
         label = f"[{i}/{len(plan.stages)}] {stage}"
