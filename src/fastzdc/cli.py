@@ -309,9 +309,11 @@ def fit(
     detector: Annotated[str | None, typer.Option("--detector", "-d", help="zn or zp (default: the data's; a mismatch is refused).")] = None,
     model: Annotated[str, typer.Option(help="fm (FM then its few-step student), lfm (VAE then latent FM), vq (VQ autoencoder, "
                                             "prior, decoder tuning, final prior), library (the look-up) or all.")] = "fm",
-    config: Annotated[Path | None, typer.Option(help="TOML of per-stage tables overriding the preset: [fm], [fm.model], "
-                                                     "[fm-distill], [vae], [latent-fm], [vq], [vq-prior], [vq-decoder], [vq-final], "
-                                                     "[train] (every training stage), [lookup], [evaluate], [export] (docs/training.md).")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML of per-stage tables overriding the preset: "
+                                                     "\\[fm], \\[fm.model], \\[fm-distill], \\[vae], \\[latent-fm], \\[vq], "
+                                                     "\\[vq-prior], \\[vq-decoder], \\[vq-final], \\[train] (every training stage), "
+                                                     "\\[lookup], \\[evaluate], \\[export]; an unknown table or key is refused "
+                                                     "(docs/training.md).")] = None,
     init: Annotated[Path | None, typer.Option(help="Fine-tune: the stage of this checkpoint's kind starts from its weights and scaler.")] = None,
     preset: Annotated[str, typer.Option(help="default (the shipped recipes in configs/) or quick (small networks and budgets: "
                                              "fm or lfm end to end in minutes on 2 cores).")] = "default",
