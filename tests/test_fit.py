@@ -276,3 +276,24 @@ def test_default_preset_is_the_shipped_recipe():
     final = plan.train["vq-final"]
     assert (final.model["vq"], final.init, final.epochs, final.lr, final.max_train_rows) == ("@vq-decoder", "@vq-prior", 1, 1e-6, 2560)
     assert plan.options["export"]["models"] == ["fm", "fmd", "lfm"] and plan.options["export"]["fp16"]
+
+
+@pytest.mark.parametrize("det, product, stage", [("zn", "fm", "fm"), ("zn", "fmd", "fm-distill"), ("zn", "lfm", "latent-fm"),
+                                                 ("zn", "vq", "vq-final"), ("zp", "lfm", "latent-fm"), ("zp", "vq", "vq-final")])
+def test_default_preset_trains_with_the_settings_recorded_in_the_shipped_weights(det, product, stage):
+    """Every shipped checkpoint records the training config it was made with: the default preset's is the same,
+    up to the links between stages (paths there, stage names here), the thread count and device (they do not
+    change the result) and keys the recorded config predates (at their defaults). weights/fm-zp came from the
+    GPU recipe (batch 512, 20 epochs; docs/training.md) and is not compared."""
+    from fastzdc.fit.plan import TRAINING, make_plan
+
+    recorded = json.loads((ROOT / "weights" / f"{product}-{det}" / "config.json").read_text())["train"]
+    mine = make_plan(det, "all", "default", {}).train[stage].to_dict()
+    links = set(TRAINING[stage].links)
+    for key in set(recorded) - {"device", "threads", "init"}:
+        if key == "model":
+            same = {k: v for k, v in recorded["model"].items() if k not in links}
+            assert same == {k: v for k, v in mine["model"].items() if k not in links}
+        else:
+            assert recorded[key] == mine[key], key
+    assert bool(recorded.get("init")) == bool(TRAINING[stage].init_from)
