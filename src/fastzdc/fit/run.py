@@ -150,7 +150,8 @@ def _run_stages(plan: Plan, data: Path, out: Path, manifest: Manifest, hashes: d
         try:
             result = runner.run(stage)
         except BaseException:
-            manifest.add_time(stage, time.perf_counter() - t0)
+            with contextlib.suppress(BaseException):  # after a signal nothing more is written: the time is lost
+                manifest.add_time(stage, time.perf_counter() - t0)
             raise
         manifest.finish(stage, time.perf_counter() - t0, result)
     summary = make_summary(plan, manifest, out)
