@@ -297,3 +297,15 @@ def test_default_preset_trains_with_the_settings_recorded_in_the_shipped_weights
         else:
             assert recorded[key] == mine[key], key
     assert bool(recorded.get("init")) == bool(TRAINING[stage].init_from)
+
+
+def test_the_final_prior_is_the_first_priors_network(files):
+    """[vq-prior] network settings (preset or --config) also shape vq-final, which starts from its weights;
+    its loop settings stay the recipe's (one short epoch)."""
+    from fastzdc.fit.plan import make_plan
+
+    plan = make_plan("zn", "vq", "quick", {"vq-prior": {"epochs": 3, "model": {"n_layers": 2}, "sampler": {"top_k": 8}}})
+    first, final = plan.train["vq-prior"], plan.train["vq-final"]
+    assert {k: v for k, v in final.model.items() if k != "vq"} == {k: v for k, v in first.model.items() if k != "vq"}
+    assert final.model["n_layers"] == 2 and final.sampler == first.sampler == {**final.sampler, "top_k": 8}
+    assert (first.epochs, final.epochs, final.lr) == (3, 1, 1e-6)

@@ -47,6 +47,9 @@ class TrainingStage:
     """settings of the recipe beyond its config file"""
     product: str = ""
     """the shipped model's name (``{product}-{d}``), "" for an intermediate stage"""
+    network_of: str = ""
+    """a stage whose ``model`` and ``sampler`` settings this one shares (the final prior is the first prior's
+    network), applied before this stage's own table"""
 
 
 TRAINING: dict[str, TrainingStage] = {
@@ -60,7 +63,7 @@ TRAINING: dict[str, TrainingStage] = {
     # the prior takes the tuned decoder: its tokens are unchanged, so a short run at a tiny learning rate
     # from the first prior only swaps the decoder in and re-validates
     "vq-final": TrainingStage("vq-prior", "vq-prior-{d}.toml", {"vq": "vq-decoder"}, init_from="vq-prior",
-                              fixed={"epochs": 1, "lr": 1e-6, "max_train_rows": 2560}, product="vq"),
+                              fixed={"epochs": 1, "lr": 1e-6, "max_train_rows": 2560}, product="vq", network_of="vq-prior"),
 }
 PRODUCT_OF = {"lookup": "lookup", **{name: st.product for name, st in TRAINING.items() if st.product}}
 EXPORTABLE = ("fm", "fmd", "lfm", "vq")
@@ -209,8 +212,10 @@ def _training_config(stage: str, spec: TrainingStage, detector: str, layers: lis
     base = _merge(base, spec.fixed)
     base["threads"] = 1  # the recipes' setting (one thread per run); [train] threads = 0 uses every core
     for layer in layers:
-        for table in (TRAIN_ALL, stage):
-            given = layer.get(table, {})
+        for table in (TRAIN_ALL, spec.network_of, stage):
+            given = layer.get(table, {}) if table else {}
+            if table == spec.network_of:
+                given = {k: v for k, v in given.items() if k in ("model", "sampler")}
             for key in ("kind", "detector"):
                 if key in given:
                     raise FastZDCError(f"[{table}] sets {key!r}: the plan decides it", config_path)
