@@ -94,6 +94,7 @@ def simulate(
     fmt: Annotated[str | None, typer.Option("--format", help="h5 (streamed) or npz (the ALICE pair; held in memory until written, so prefer h5 for millions of events). Default: from the --out suffix.")] = None,
     o2_filter: Annotated[bool | None, typer.Option("--filter/--no-filter", help="Drop events with both ZN and ZP empty, as O2 does (default: on for sampled particles, off for --conditions).")] = None,
     batch_size: Annotated[int, typer.Option(help="Events per simulation batch (memory bound).")] = 8192,
+    given_filter: Annotated[bool, typer.Option("--given-filter", help="With --conditions: keep every row and draw each response given that O2's filter keeps it (ZN or ZP lit; an event with both empty is redrawn). Use it for the floor of a filtered file (anything sampled with the filter on, e.g. a split of 'simulate -n'); the default (each particle's unconditioned response, some both empty) is the floor of a raw particle list.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Simulate stand-in ZN/ZP responses with the parametric Monte Carlo (SYNTHETIC data)."""
@@ -108,7 +109,7 @@ def simulate(
     t0 = time.perf_counter()
     result = simulate_to_files(
         out, detector=detector.lower(), n=n, conditions_file=conditions, mode=mode, repeat=repeat, seed=seed,
-        fmt=fmt, keep_nonempty_only=o2_filter, batch_size=batch_size, progress=not json_out,
+        fmt=fmt, keep_nonempty_only=o2_filter, batch_size=batch_size, progress=not json_out, given_filter=given_filter,
     )
     result["seconds"] = round(time.perf_counter() - t0, 3)
     if json_out:
