@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"evaluation"},
     {"report"},
     {"export"},
-    {"workflows", "demo"},
+    {"workflows", "demo", "joint"},
     {"cli"},
     {"__init__"},
 ]
