@@ -30,7 +30,7 @@ LAYERS: list[set[str]] = [
     {"report"},
     {"export"},
     {"workflows", "demo", "joint"},
-    {"cli"},
+    {"cli", "cli_joint"},
     {"__init__"},
 ]
 """lowest first: a module may import its own layer and the layers before it"""

@@ -30,6 +30,9 @@ mc_app = typer.Typer(help="The parametric Monte Carlo stand-in: calibration agai
 app.add_typer(mc_app, name="mc")
 export_app = typer.Typer(help="Deployment: export a trained model for ALICE O2 and ONNX Runtime.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+from .cli_joint import gate_app  # the gate commands live in their own module
+
+app.add_typer(gate_app, name="gate")
 
 console = Console()
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]

@@ -45,7 +45,7 @@ def train_gate_files(data: str | Path, out: str | Path, *, progress: bool = True
     with torch.no_grad():
         probs = torch.softmax(fit["net"](x).double(), dim=1).numpy()
         raw = torch.softmax(fit["val_logits_raw"].double(), dim=1).numpy()
-    metrics = {"val_rows": int(len(val)), "train_rows": int(len(pair) - len(val)), "temperature": fit["temperature"],
+    metrics = {"val_rows": len(val), "train_rows": len(pair) - len(val), "temperature": fit["temperature"],
                "val": gate_scores(probs, pair.states[val]),
                "val_before_temperature": gate_scores(raw, pair.states[val])}
     data_meta = {"zn": str(zn), "zp": str(zp), "sha256_zn": file_sha256(zn), "sha256_zp": file_sha256(zp),

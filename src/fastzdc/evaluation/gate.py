@@ -33,7 +33,6 @@ def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = 15) -> 
     p = np.asarray(p, np.float64)
     y = np.asarray(y, np.float64)
     idx = np.minimum((p * bins).astype(np.int64), bins - 1)
-    n = np.bincount(idx, minlength=bins)
     sp = np.bincount(idx, weights=p, minlength=bins)
     sy = np.bincount(idx, weights=y, minlength=bins)
     return float(np.abs(sp - sy).sum() / max(len(p), 1))
@@ -70,5 +69,5 @@ def redraw_reference(states_draws: np.ndarray, states: np.ndarray) -> dict[str, 
     for name, states_of in EVENTS.items():
         hits = np.isin(states_draws, states_of)
         out[name] = {"auc_1": auc(hits[0].astype(np.float64), ys[name]),
-                     "auc_k": auc(hits.mean(axis=0), ys[name]), "k": int(len(states_draws))}
+                     "auc_k": auc(hits.mean(axis=0), ys[name]), "k": len(states_draws)}
     return out

@@ -73,7 +73,7 @@ def fit_gate(pair: LitPair, where: str | Path, *, progress: bool = True, **optio
     check_unfiltered(pair, where)
     n = len(pair)
     perm = np.random.default_rng(hp["seed"]).permutation(n)
-    n_val = max(1, int(round(hp["val_fraction"] * n)))
+    n_val = max(1, round(hp["val_fraction"] * n))
     val, train = perm[:n_val], perm[n_val:]
     scaler = StandardScaler.fit(pair.conditions[train])
     x = torch.from_numpy(scaler.transform(pair.conditions).astype(np.float32))
