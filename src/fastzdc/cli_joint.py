@@ -106,3 +106,66 @@ def gate_export(
         _emit(r)
         return
     console.print(f"wrote {r['out']} (batch-1 parity with PyTorch: max |diff| {r['parity']['max_abs_diff']:.1e})")
+
+
+JOINT_KEYS = {"gate": str, "zn": str, "zp": str, "candidates": int, "copula": bool}
+EVALUATE_KEYS = {**JOINT_KEYS, "lookup_zn": str, "lookup_zp": str, "independent": bool}
+
+
+def _joint_options(options: list[str], keys: dict[str, type]) -> dict[str, Any]:
+    from .errors import FastZDCError
+    from .training.config import parse_set
+
+    opts = parse_set(options, flag="--joint")
+    for key, value in opts.items():
+        want = keys.get(key)
+        if want is None:
+            raise FastZDCError(f"--joint: unknown key {key!r}; known: {', '.join(keys)}")
+        if want is str:
+            opts[key] = str(value)
+        elif not isinstance(value, want) or (want is int and isinstance(value, bool)):
+            raise FastZDCError(f"--joint {key}= must be {'an integer' if want is int else 'true or false'}, got {value!r}")
+    return opts
+
+
+def generate_both(conditions: Path, out: Path, *, seed: int, batch_size: int, precision: str, device: str | None,
+                  options: list[str], include_none: bool | None, json_out: bool) -> None:
+    """``fastzdc generate --detector both``: see :func:`fastzdc.joint.generate_both_to_files`."""
+    from .joint import generate_both_to_files
+
+    opts = _joint_options(options, JOINT_KEYS)
+    r = generate_both_to_files(conditions, out, seed=seed, batch_size=batch_size, include_none=include_none,
+                               progress=not json_out, precision=precision.lower(), device=device, **opts)
+    if json_out:
+        _emit(r)
+        return
+    s = r["states"]
+    console.print(f"wrote ZN and ZP responses of {r['rows']} particles ({r['model']}; {r['ms_per_particle']:.3f} ms per "
+                  f"particle): none {s['none']}, ZN only {s['zn_only']}, ZP only {s['zp_only']}, both {s['both']}")
+    for f in r["files"]:
+        console.print(f"  {f}")
+
+
+def evaluate_both(data: Path, *, out: Path | None, seed: int, max_rows: int, floor: bool, quick: bool, precision: str,
+                  options: list[str], json_out: bool) -> None:
+    """``fastzdc evaluate --detector both``: see :func:`fastzdc.joint.evaluate_joint`."""
+    from .joint import evaluate_joint
+
+    opts = _joint_options(options, EVALUATE_KEYS)
+    r = evaluate_joint(data, seed=seed, max_rows=max_rows, floor=floor, classifier=not quick, out=out,
+                       progress=not json_out, precision=precision.lower(), **opts)
+    if json_out:
+        _emit(r)
+        return
+    console.print(f"{r['rows']} particles of {r['data']} (ZN and ZP of the same particles):")
+    ref = r["results"][0]["reference"]["overall"]["occupancy"]
+    console.print("  reference: none {none:.3f}  ZN only {zn_only:.3f}  ZP only {zp_only:.3f}  both {both:.3f}".format(**ref))
+    for row in r["results"]:
+        occ = row["generated"]["overall"]["occupancy"]
+        t = row["targets"]["overall"]
+        auc = row.get("auc_joint_conditional")
+        console.print(f"  {row['name']}: none {occ['none']:.3f}  ZN only {occ['zn_only']:.3f}  ZP only {occ['zp_only']:.3f}  "
+                      f"both {occ['both']:.3f}; max cell diff {t['max_cell_pp']:.1f} pp; W ZN {row['w']['zn']:.2f} ZP "
+                      f"{row['w']['zp']:.2f}" + (f"; joint AUC | p {auc['value']:.3f}" if auc else ""))
+    if r.get("report"):
+        console.print(f"report: {r['report']}")
