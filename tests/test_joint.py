@@ -119,7 +119,7 @@ def test_the_rank_copula_correlates_the_picked_responses(untrained_gate):
         r = jg.generate(cond, seed=1)
         both = r["states"] == 3
         rs[rho] = spearmanr(r["zn"][both, 0, 0], r["zp"][both, 0, 0])[0]
-    assert abs(rs[0.0]) < 0.15 and rs[0.7] > 0.45
+    assert abs(rs[0.0]) < 0.1 and rs[0.7] > 0.2  # within the both-lit quadrant: truncation weakens it
 
 
 def test_rank_copula_fit_finds_no_hidden_correlation_where_there_is_none():

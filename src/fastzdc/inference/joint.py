@@ -2,27 +2,27 @@
 
 Per particle (:class:`JointGenerator`):
 
-1. the gate draws which calorimeters respond: one of none / ZN only / ZP only / both, or (``include_none``
-   False: particles O2's filter kept) one of the three lit states, renormalised;
-2. a detector drawn empty gets zeros; a detector drawn lit gets ``candidates`` responses of its generator
-   (fresh seeded noise each), of which only the non-empty ones count; a particle whose candidates are
-   all empty gets further rounds (at most ``max_rounds``) until one is non-empty;
-3. among the non-empty candidates, sorted by photon sum, the one at rank ``floor(u n)`` is taken, where
-   for a particle with both lit ``(u_zn, u_zp)`` come from a Gaussian copula with correlation ``rho``
-   of its PDG id (:func:`fastzdc.mc.copula.fit_rank_copula`, stored with the gate) and otherwise ``u``
-   is uniform. Choosing among ``M`` candidates keeps a share ``(M - 1) / (M + 1)`` of the rank
-   variance, so the copula is drawn with ``rho / sqrt((M - 1) / (M + 1))`` (at most 0.98).
+1. the gate gives P(none), P(ZN only), P(ZP only), P(both) and draws the state: one of the four, or
+   (``include_none`` False: particles O2's filter kept) one of the three lit states, renormalised;
+2. a latent Gaussian pair ``(a, b)`` with the correlation ``rho`` of the particle's PDG id
+   (:func:`fastzdc.mc.copula.fit_rank_copula`, stored with the gate) is drawn *inside the state's
+   quadrant*: ZN is lit when ``a > t_zn = Phi^-1(P(ZN empty))`` and likewise ZP (a few Gibbs sweeps of
+   truncated normals). A lit detector's rank quantile is ``u = (Phi(a) - Phi(t)) / (1 - Phi(t))``;
+   so a particle whose ZN is lit tends to get a brighter ZP when ``rho > 0``, as the Monte Carlo does;
+3. a detector drawn empty gets zeros; a lit one gets ``candidates`` responses of its generator (only
+   for particles with ``|rho| >= RHO_MIN``; one otherwise), fresh seeded noise each, of which only the
+   non-empty ones count (a particle whose candidates are all empty gets further rounds, at most
+   ``max_rounds``); the non-empty candidate at rank ``floor(u n)`` by photon sum is taken.
 
 Everything comes from the seed: the same seed gives the same responses at any batch size.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 
 from ..data.validate import validate_conditions
 from ..errors import FastZDCError
@@ -32,6 +32,9 @@ from .gate import Gate
 CHUNK = 4096
 """particles per internal step (fixed: the noise seeds depend on it, never on the batch size)"""
 MAX_RHO = 0.98
+RHO_MIN = 0.1
+"""particles whose copula correlation is smaller than this get one candidate per lit detector"""
+GIBBS_SWEEPS = 8
 
 
 class JointGenerator:
@@ -50,12 +53,10 @@ class JointGenerator:
         self.name = f"{gate.name} + {zn.name} + {zp.name}"
 
     def latent_rho(self, pdgid: np.ndarray) -> np.ndarray:
-        """The copula correlation drawn for each particle (per PDG id, else pooled), widened for ``M`` candidates."""
+        """The copula correlation of each particle (its PDG id's, else the pooled one)."""
         pooled = float(self.rho.get("pooled", 0.0))
-        rho = np.array([float(self.rho.get(str(int(c)), pooled)) for c in pdgid]) if len(self.rho) > 1 else np.full(len(pdgid), pooled)
-        m = self.candidates
-        keep = (m - 1) / (m + 1) if m > 1 else 0.0
-        return np.clip(rho / math.sqrt(keep), -MAX_RHO, MAX_RHO) if keep > 0 else np.zeros(len(pdgid))
+        rho = np.array([float(self.rho.get(str(int(c)), pooled)) for c in pdgid]) if self.rho else np.zeros(len(pdgid))
+        return np.clip(rho, -MAX_RHO, MAX_RHO)
 
     def generate(self, conditions: np.ndarray, *, seed: int, include_none: bool = False, pdgid: np.ndarray | None = None,
                  batch_size: int = 4096, advance: Any = None) -> dict[str, np.ndarray]:
@@ -84,32 +85,48 @@ class JointGenerator:
 
     def _chunk(self, cond, pdgid, seed, include_none, batch_size):
         m = len(cond)
-        states = self.gate.draw(cond, seed=seed, given_lit=not include_none)
+        probs = self.gate.probabilities(cond)
+        states = self.gate.draw(cond, seed=seed, given_lit=not include_none, probs=probs)
         lit = {"zn": (states & 1) > 0, "zp": (states & 2) > 0}
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0xC0]))
-        z = rng.standard_normal((2, m))
         rho = self.latent_rho(pdgid)
-        both = lit["zn"] & lit["zp"]
-        z[1] = np.where(both, rho * z[0] + np.sqrt(1 - rho**2) * z[1], z[1])
-        u = {"zn": ndtr(z[0]), "zp": ndtr(z[1])}
+        t = {"zn": ndtri(np.clip(probs[:, 0] + probs[:, 2], 1e-9, 1 - 1e-9)),
+             "zp": ndtri(np.clip(probs[:, 0] + probs[:, 1], 1e-9, 1 - 1e-9))}
+        a, b = quadrant_gibbs(rho, t["zn"], t["zp"], lit["zn"], lit["zp"], rng)
+        u = {}
+        for d, x in (("zn", a), ("zp", b)):
+            low = ndtr(t[d])
+            u[d] = np.clip((ndtr(x) - low) / np.maximum(1 - low, 1e-12), 0.0, 1 - 1e-12)
+        multi = np.abs(rho) >= RHO_MIN
         resp, failed = {}, {}
         for j, (d, g) in enumerate(self.generators.items()):
             img = np.zeros((m, *g.detector.shape), np.uint16)
             rows = np.flatnonzero(lit[d])
             if rows.size:
-                img[rows], failed[d] = self._pick(g, cond[rows], u[d][rows], seed * 2 + j, batch_size, rng)
+                img[rows], failed[d] = self._pick(g, cond[rows], u[d][rows], multi[rows], seed * 2 + j, batch_size, rng)
             else:
                 failed[d] = 0
             resp[d] = img
         return states, resp, failed
 
-    def _pick(self, g, cond, u, seed, batch_size, rng):
-        """One non-empty response per row: the candidate at rank floor(u n) of the non-empty ones."""
-        mc = self.candidates
-        cands = np.stack([g.generate(cond, seed=_seed(seed, k), batch_size=batch_size)
-                          for k in range(mc)])
-        sums = cands.reshape(mc, len(cond), -1).sum(axis=2, dtype=np.int64).astype(np.float64)
-        nonempty = sums > 0
+    def _pick(self, g, cond, u, multi, seed, batch_size, rng):
+        """One non-empty response per row: the candidate at rank floor(u n) of the non-empty ones
+        (``candidates`` of them for the rows in ``multi``, one for the others)."""
+        n = len(cond)
+        mc = self.candidates if multi.any() else 1
+        first = g.generate(cond, seed=_seed(seed, 0), batch_size=batch_size)
+        cands = np.zeros((mc, *first.shape), first.dtype)
+        cands[0] = first
+        sums = np.zeros((mc, n))
+        sums[0] = first.reshape(n, -1).sum(axis=1, dtype=np.int64)
+        nonempty = np.zeros((mc, n), bool)
+        nonempty[0] = sums[0] > 0
+        sub = np.flatnonzero(multi)
+        for k in range(1, mc):
+            extra = g.generate(cond[sub], seed=_seed(seed, k), batch_size=batch_size)
+            cands[k, sub] = extra
+            sums[k, sub] = extra.reshape(len(sub), -1).sum(axis=1, dtype=np.int64)
+            nonempty[k, sub] = sums[k, sub] > 0
         todo = np.flatnonzero(~nonempty.any(axis=0))
         for r in range(self.max_rounds):
             if todo.size == 0:
@@ -125,8 +142,31 @@ class JointGenerator:
         order = np.argsort(key, axis=0)
         n_ok = nonempty.sum(axis=0)
         k = np.minimum((u * n_ok).astype(np.int64), np.maximum(n_ok - 1, 0))
-        chosen = order[k, np.arange(len(cond))]
-        return cands[chosen, np.arange(len(cond))], int(todo.size)
+        chosen = order[k, np.arange(n)]
+        return cands[chosen, np.arange(n)], int(todo.size)
+
+
+def _truncated(mean, sd, lo, hi, rng):
+    """Normal(mean, sd) draws truncated to [lo, hi] (inverse CDF)."""
+    a, b = ndtr((lo - mean) / sd), ndtr((hi - mean) / sd)
+    p = a + rng.random(len(mean)) * np.maximum(b - a, 0.0)
+    return mean + sd * ndtri(np.clip(p, 1e-15, 1 - 1e-15))
+
+
+def quadrant_gibbs(rho, t_a, t_b, a_above, b_above, rng, sweeps: int = GIBBS_SWEEPS):
+    """Standard bivariate normal pairs of correlation ``rho`` drawn given ``a > t_a`` (where ``a_above``,
+    else ``a <= t_a``) and likewise for ``b``: Gibbs sampling of the two truncated conditionals."""
+    inf = np.full(len(rho), np.inf)
+    lo_a, hi_a = np.where(a_above, t_a, -inf), np.where(a_above, inf, t_a)
+    lo_b, hi_b = np.where(b_above, t_b, -inf), np.where(b_above, inf, t_b)
+    zeros, ones = np.zeros(len(rho)), np.ones(len(rho))
+    a = _truncated(zeros, ones, lo_a, hi_a, rng)
+    b = _truncated(zeros, ones, lo_b, hi_b, rng)
+    sd = np.sqrt(1 - rho**2)
+    for _ in range(sweeps):
+        a = _truncated(rho * b, sd, lo_a, hi_a, rng)
+        b = _truncated(rho * a, sd, lo_b, hi_b, rng)
+    return a, b
 
 
 def _seed(seed: int, k: int) -> int:

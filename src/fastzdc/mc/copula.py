@@ -1,33 +1,31 @@
-"""How strongly ZN and ZP of one particle vary together, beyond what the particle itself decides.
+"""How ZN and ZP of one particle vary together, beyond what the particle itself decides.
 
-For each particle the Monte Carlo is run K times; the conditional rank of a draw's ZN photon sum is its
-rank among the particle's K draws with ZN lit (ties broken at random), mapped to a normal score
-``Phi^-1((r + 1/2) / n_lit)``; the same for ZP. The Gaussian-copula correlation ``rho`` is the
-correlation of the two normal scores over the draws where both are lit, per PDG id (``pooled``: all
-particles). A joint sampler that picks each detector's response by such correlated ranks reproduces
-the within-particle part of the ZN-ZP correlation (:mod:`fastzdc.inference.joint`).
+For each particle the Monte Carlo is run K times. Each draw's photon sum gets its *within-particle*
+normal score per calorimeter: its mid-rank ``r`` among the particle's K sums (empty draws tie at the
+bottom), mapped to ``Phi^-1((r - 1/2) / K)``. The copula correlation ``rho`` is Pearson's r of the ZN
+and ZP scores over all draws, per PDG id (``pooled``: all particles). It measures how a calorimeter's
+response (lit or not, and how bright) moves with the other's for the same particle: for instance a
+proton whose ZP shower is bright also lights ZN more often. The joint sampler
+(:mod:`fastzdc.inference.joint`) draws a latent Gaussian pair with this correlation.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import ndtri
+from scipy.stats import rankdata
 
 from .params import MCParams
 from .simulate import simulate
 
-MIN_DRAWS = 200
-"""fewest both-lit draws of a PDG id for its own rho (else it takes the pooled one)"""
+MIN_DRAWS = 400
+"""fewest draws of a PDG id for its own rho (else it takes the pooled one)"""
 
 
-def _normal_scores(sums: np.ndarray, lit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``(N, K)`` conditional normal scores of the lit draws (NaN where not lit)."""
-    key = np.where(lit, sums + rng.random(sums.shape) * 0.5, np.inf)  # ties broken at random; unlit last
-    ranks = np.argsort(np.argsort(key, axis=1), axis=1).astype(np.float64)
-    n_lit = lit.sum(axis=1, keepdims=True)
-    u = (ranks + 0.5) / np.maximum(n_lit, 1)
-    z = ndtri(np.clip(u, 1e-6, 1 - 1e-6))
-    return np.where(lit & (n_lit >= 2), z, np.nan)
+def within_particle_scores(sums: np.ndarray) -> np.ndarray:
+    """``(N, K)`` photon sums of K draws per particle -> mid-rank normal scores within each particle."""
+    k = sums.shape[1]
+    return ndtri((rankdata(sums, axis=1) - 0.5) / k)
 
 
 def fit_rank_copula(conditions: np.ndarray, pdgid: np.ndarray, *, draws: int = 16, seed: int = 0,
@@ -36,21 +34,20 @@ def fit_rank_copula(conditions: np.ndarray, pdgid: np.ndarray, *, draws: int = 1
     n = len(conditions)
     sums = {d: np.zeros((n, draws)) for d in ("zn", "zp")}
     for k in range(draws):
-        b = simulate(conditions=conditions, pdgid=pdgid, seed=int(np.random.SeedSequence([seed, k]).generate_state(1)[0]),
-                     params=params)
+        b = simulate(conditions=conditions, pdgid=pdgid,
+                     seed=int(np.random.SeedSequence([seed, k]).generate_state(1)[0]), params=params)
         for d in ("zn", "zp"):
             sums[d][:, k] = b.responses[d].reshape(n, -1).sum(axis=1, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    z = {d: _normal_scores(sums[d], sums[d] > 0, rng) for d in ("zn", "zp")}
-    both = np.isfinite(z["zn"]) & np.isfinite(z["zp"])
+    z = {d: within_particle_scores(sums[d]) for d in ("zn", "zp")}
     pdg_rows = np.repeat(np.asarray(pdgid)[:, None], draws, axis=1)
 
     def rho(mask: np.ndarray) -> float:
-        return float(np.corrcoef(z["zn"][mask], z["zp"][mask])[0, 1])
+        a, b = z["zn"][mask], z["zp"][mask]
+        return float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
 
-    out = {"pooled": rho(both) if both.sum() >= 3 else 0.0}
+    out = {"pooled": rho(np.ones_like(pdg_rows, bool))}
     for code in np.unique(pdgid):
-        mask = both & (pdg_rows == code)
+        mask = pdg_rows == code
         if mask.sum() >= MIN_DRAWS:
             out[str(int(code))] = rho(mask)
     return out
