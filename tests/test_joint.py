@@ -207,3 +207,15 @@ def test_evaluate_both_scores_floor_lookup_and_models(cli, filtered_pair, tiny_g
     res = cli("evaluate", "--detector", "both", "--data", filtered_pair / "s_zp.h5", "--joint",
               f"lookup_zn={raw / 'raw_zn.h5'}", "--joint", f"lookup_zp={filtered_pair / 's_zp.h5'}")
     assert res.code == 2 and "not the particles" in res.err
+
+
+def test_python_api_load_joint(tiny_gate_dir, tmp_path, one_torch_thread):
+    import fastzdc
+
+    zn, zp = _tiny_models(tmp_path)
+    jg = fastzdc.load_joint(tiny_gate_dir / "gate", zn, zp)
+    cond = fastzdc.simulate(40, detector="zn", seed=3).conditions
+    r = jg.generate(cond, seed=0)
+    assert r["zn"].shape == (40, 44, 44) and r["zp"].shape == (40, 56, 30) and (r["states"] > 0).all()
+    with pytest.raises(fastzdc.FastZDCError, match="ZN and a ZP"):
+        fastzdc.load_joint(tiny_gate_dir / "gate", zp, zn)
