@@ -43,7 +43,7 @@ SampleOpt = Annotated[list[str] | None, typer.Option(
 JointOpts = Annotated[list[str] | None, typer.Option(
     "--joint", help="With --detector both, KEY=VALUE, repeatable: gate=PATH (default weights/gate), zn=PATH, zp=PATH "
                     "(default weights/fmd-zn, weights/fmd-zp), candidates=M (responses per lit detector to pick from by "
-                    "the rank copula; default 1), copula=true|false (default true).")]
+                    "the copula, for species whose copula correlation is at least 0.1; default 4), copula=true|false (default true).")]
 
 PrecisionOpt = Annotated[str, typer.Option(
     help="Network precision: auto (bfloat16 where the hardware computes it natively -- CPUs with AMX or AVX512-BF16, "

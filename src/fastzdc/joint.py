@@ -118,7 +118,7 @@ def input_is_filtered(path: str | Path) -> bool:
 def generate_both_to_files(
     conditions_file: str | Path, out: str | Path, *, gate: str | Path = "weights/gate",
     zn: str | Path = "weights/fmd-zn", zp: str | Path = "weights/fmd-zp", include_none: bool | None = None,
-    seed: int = 0, batch_size: int = 4096, candidates: int = 1, copula: bool = True, progress: bool = True,
+    seed: int = 0, batch_size: int = 4096, candidates: int = 4, copula: bool = True, progress: bool = True,
     **load_options: Any,
 ) -> dict[str, Any]:
     """ZN and ZP responses of every particle of ``conditions_file`` (:class:`fastzdc.inference.joint.JointGenerator`),
@@ -168,7 +168,7 @@ def generate_both_to_files(
 def evaluate_joint(
     data: str | Path, *, gate: str | Path = "weights/gate", zn: str | Path = "weights/fmd-zn",
     zp: str | Path = "weights/fmd-zp", seed: int = 0, max_rows: int = 0, floor: bool = True, independent: bool = True,
-    lookup_zn: str | Path | None = None, lookup_zp: str | Path | None = None, candidates: int = 1, copula: bool = True,
+    lookup_zn: str | Path | None = None, lookup_zp: str | Path | None = None, candidates: int = 4, copula: bool = True,
     classifier: bool = True, out: str | Path | None = None, progress: bool = True, **load_options: Any,
 ) -> dict[str, Any]:
     """Score joint ZN+ZP generation on the ZN/ZP pair ``data`` (``<stem>_zn.h5`` / ``<stem>_zp.h5`` of one

@@ -174,7 +174,7 @@ def _seed(seed: int, k: int) -> int:
 
 
 def load_joint(gate: Any = "weights/gate", zn: Any = "weights/fmd-zn", zp: Any = "weights/fmd-zp", *,
-               candidates: int = 1, copula: bool = True, **load_options: Any) -> JointGenerator:
+               candidates: int = 4, copula: bool = True, **load_options: Any) -> JointGenerator:
     """A :class:`JointGenerator` from a gate checkpoint and two model folders (checkpoint, export or
     look-up folders; ``load_options`` go to :func:`fastzdc.inference.load_generator`, e.g. ``precision``).
     ``copula``: use the rank copula stored with the gate (else ZN and ZP are picked independently)."""
