@@ -9,10 +9,13 @@ Per particle (:class:`JointGenerator`):
    quadrant*: ZN is lit when ``a > t_zn = Phi^-1(P(ZN empty))`` and likewise ZP (a few Gibbs sweeps of
    truncated normals). A lit detector's rank quantile is ``u = (Phi(a) - Phi(t)) / (1 - Phi(t))``;
    so a particle whose ZN is lit tends to get a brighter ZP when ``rho > 0``, as the Monte Carlo does;
-3. a detector drawn empty gets zeros; a lit one gets ``candidates`` responses of its generator (only
-   for particles with ``|rho| >= RHO_MIN``; one otherwise), fresh seeded noise each, of which only the
-   non-empty ones count (a particle whose candidates are all empty gets further rounds, at most
-   ``max_rounds``); the non-empty candidate at rank ``floor(u n)`` by photon sum is taken.
+3. a detector drawn empty gets zeros. A lit one gets ``candidates`` responses of its generator (fresh
+   seeded noise each; for particles with ``q < Q_ONE`` or ``|rho| >= RHO_MIN``, one otherwise), where
+   ``q`` = P(this detector lit | ZN or ZP lit) from the gate. The generators learnt the filtered data,
+   whose response *includes* the chance of being empty; the gate says the detector is lit, which is the
+   top share ``q`` of that response (by photon sum). So the candidates, empty ones included, are sorted
+   by photon sum and the one at quantile ``1 - q + q u`` is taken (never an empty one while a non-empty
+   one exists); a particle whose candidates are all empty gets further rounds (at most ``max_rounds``).
 
 Everything comes from the seed: the same seed gives the same responses at any batch size.
 """
@@ -33,7 +36,9 @@ CHUNK = 4096
 """particles per internal step (fixed: the noise seeds depend on it, never on the batch size)"""
 MAX_RHO = 0.98
 RHO_MIN = 0.1
-"""particles whose copula correlation is smaller than this get one candidate per lit detector"""
+Q_ONE = 0.95
+"""particles whose copula correlation is below RHO_MIN and whose detector is lit with probability at
+least Q_ONE (given ZN or ZP lit) get one candidate for it"""
 GIBBS_SWEEPS = 8
 
 
@@ -97,21 +102,25 @@ class JointGenerator:
         for d, x in (("zn", a), ("zp", b)):
             low = ndtr(t[d])
             u[d] = np.clip((ndtr(x) - low) / np.maximum(1 - low, 1e-12), 0.0, 1 - 1e-12)
-        multi = np.abs(rho) >= RHO_MIN
+        any_lit = np.maximum(probs[:, 1:].sum(axis=1), 1e-12)
+        q = {"zn": (probs[:, 1] + probs[:, 3]) / any_lit, "zp": (probs[:, 2] + probs[:, 3]) / any_lit}
         resp, failed = {}, {}
         for j, (d, g) in enumerate(self.generators.items()):
             img = np.zeros((m, *g.detector.shape), np.uint16)
             rows = np.flatnonzero(lit[d])
+            multi = (np.abs(rho) >= RHO_MIN) | (q[d] < Q_ONE)
             if rows.size:
-                img[rows], failed[d] = self._pick(g, cond[rows], u[d][rows], multi[rows], seed * 2 + j, batch_size, rng)
+                quantile = 1.0 - q[d][rows] + q[d][rows] * u[d][rows]
+                img[rows], failed[d] = self._pick(g, cond[rows], quantile, multi[rows], seed * 2 + j, batch_size, rng)
             else:
                 failed[d] = 0
             resp[d] = img
         return states, resp, failed
 
     def _pick(self, g, cond, u, multi, seed, batch_size, rng):
-        """One non-empty response per row: the candidate at rank floor(u n) of the non-empty ones
-        (``candidates`` of them for the rows in ``multi``, one for the others)."""
+        """One non-empty response per row: the candidate at quantile ``u`` of all candidates by photon sum
+        (``candidates`` of them for the rows in ``multi``, one for the others), moved up to the first
+        non-empty one."""
         n = len(cond)
         mc = self.candidates if multi.any() else 1
         first = g.generate(cond, seed=_seed(seed, 0), batch_size=batch_size)
@@ -138,10 +147,15 @@ class JointGenerator:
             sums[0, todo[ok]] = s[ok]
             nonempty[0, todo[ok]] = True
             todo = todo[~ok]
-        key = np.where(nonempty, sums + rng.random(sums.shape) * 0.5, np.inf)
+        made = np.zeros((mc, n), bool)
+        made[0] = True
+        made[1:, sub] = True
+        key = np.where(made, sums + rng.random(sums.shape) * 0.5, np.inf)  # empties first, ties at random
         order = np.argsort(key, axis=0)
-        n_ok = nonempty.sum(axis=0)
-        k = np.minimum((u * n_ok).astype(np.int64), np.maximum(n_ok - 1, 0))
+        n_made = made.sum(axis=0)
+        n_empty = (made & ~nonempty).sum(axis=0)
+        k = np.minimum((u * n_made).astype(np.int64), n_made - 1)
+        k = np.minimum(np.maximum(k, n_empty), n_made - 1)
         chosen = order[k, np.arange(n)]
         return cands[chosen, np.arange(n)], int(todo.size)
 
