@@ -186,7 +186,7 @@ def evaluate_joint(
     With ``out``: ``results.json`` and ``report.html`` there."""
     from . import mc
     from .evaluation.joint import joint_scores
-    from .evaluation.metrics import compare_counts
+    from .evaluation.metrics import bootstrap_w, compare_counts
     from .evaluation.protocol import generator_seed
     from .inference.joint import load_joint
     from .workflows import load_lookup_from
@@ -232,9 +232,16 @@ def evaluate_joint(
         scores = joint_scores(cond, pdg, ref, (gzn, gzp), seed=seed, classifier=classifier)
         w = {"zn": compare_counts(ZN, ref[0], gzn)["w_mean"], "zp": compare_counts(ZP, ref[1], gzp)["w_mean"]}
         results.append({"name": name, "w": w, "ms_per_particle": 1e3 * seconds / n, **scores})
-    floor_w = results[0]["w"] if rows and rows[0][0].startswith("Monte Carlo floor") else None
+    has_floor = bool(rows) and rows[0][0].startswith("Monte Carlo floor")
+    floor_w = results[0]["w"] if has_floor else None
+    errs = {}
+    for j, det in enumerate((ZN, ZP)):
+        sums = {name: det.channel_sums(gen[j]) for name, gen, _ in rows}
+        errs[det.name] = bootstrap_w(det.channel_sums(ref[j]), sums, 1, floor=rows[0][0] if has_floor else None, seed=seed)
     for r in results:
         r["w_over_floor"] = {d: r["w"][d] / floor_w[d] for d in ("zn", "zp")} if floor_w else None
+        r["w_err"] = {d: errs[d][r["name"]]["w_err"] for d in ("zn", "zp")}
+        r["w_over_floor_err"] = {d: errs[d][r["name"]].get("w_over_floor_err") for d in ("zn", "zp")} if floor_w else None
     result = {"data": str(znf), "rows": n, "o2_filter": filtered, "synthetic": bool(pair.attrs.get("synthetic")),
               "seed": seed, "results": results}
     if out is not None:

@@ -7,7 +7,8 @@
   responses included, at ``log1p(0) = 0``): Pearson's r;
 * **joint classifier AUC**: the gradient-boosted classifier of :func:`classifier_auc_features` on the
   12 high-level features of ZN *and* of ZP of each particle, with the particle features appended
-  (conditional): 0.5 when the joint response of each particle is indistinguishable from the reference.
+  (conditional): 0.5 when the joint response of each particle is indistinguishable from the reference;
+  beside it each detector's own AUC on its 5 channel sums given the particle (single-detector fidelity).
 
 :func:`joint_targets` checks a row against the targets: every occupancy cell within 2 percentage points
 overall and 4 per species group of at least ``min_species`` particles; correlation within 0.05 per such
@@ -70,6 +71,9 @@ def joint_scores(conditions: np.ndarray, pdgid: np.ndarray | None, reference: tu
         r = classifier_auc_features(ref_zn, gen_zn, conditions=conditions, seed=seed,
                                     extra=(transform_features(ref_zp), transform_features(gen_zp)))
         out["auc_joint_conditional"] = {"value": r["auc"], "error": r["auc_err"]}
+        for d, ref_f, gen_f in (("zn", ref_zn, gen_zn), ("zp", ref_zp, gen_zp)):
+            r = classifier_auc_features(ref_f, gen_f, conditions=conditions, columns=(0, 1, 2, 3, 4), seed=seed)
+            out[f"auc_sums_conditional_{d}"] = {"value": r["auc"], "error": r["auc_err"]}
     out["targets"] = joint_targets(out["reference"], out["generated"])
     return out
 

@@ -41,15 +41,20 @@ def write_joint_report(path: str | Path, result: dict[str, Any]) -> Path:
     and the ZN-ZP correlation, overall and per species group."""
     label = "SYNTHETIC stand-in data" if result.get("synthetic") else "data"
     summary = [("<tr><th>row</th><th>W ZN</th><th>W ZP</th><th>W / floor ZN</th><th>W / floor ZP</th>"
-               "<th>AUC joint | p</th><th>max cell diff (pp)</th><th>r diff</th><th>ms / particle</th></tr>")]
+               "<th>AUC joint | p</th><th>AUC ZN sums | p</th><th>AUC ZP sums | p</th><th>max cell diff (pp)</th><th>r diff</th>"
+                "<th>ms / particle</th></tr>")]
     for r in result["results"]:
         wf = r.get("w_over_floor") or {}
         auc = r.get("auc_joint_conditional") or {}
+        a_zn, a_zp = r.get("auc_sums_conditional_zn") or {}, r.get("auc_sums_conditional_zp") or {}
+        err = r.get("w_err") or {}
         t = r["targets"]["overall"]
         summary.append(
-            f"<tr><td>{html.escape(r['name'])}</td><td>{_f(r['w']['zn'], 2)}</td><td>{_f(r['w']['zp'], 2)}</td>"
+            f"<tr><td>{html.escape(r['name'])}</td><td>{_f(r['w']['zn'], 2)} ± {_f(err.get('zn'), 2)}</td>"
+            f"<td>{_f(r['w']['zp'], 2)} ± {_f(err.get('zp'), 2)}</td>"
             f"<td>{_f(wf.get('zn'), 2)}</td><td>{_f(wf.get('zp'), 2)}</td>"
-            f"<td>{_f(auc.get('value'))} ± {_f(auc.get('error'))}</td><td>{t['max_cell_pp']:.1f}</td>"
+            f"<td>{_f(auc.get('value'))} ± {_f(auc.get('error'))}</td><td>{_f(a_zn.get('value'))}</td>"
+            f"<td>{_f(a_zp.get('value'))}</td><td>{t['max_cell_pp']:.1f}</td>"
             f"<td>{_f(t['correlation_diff'], 2)}</td><td>{r['ms_per_particle']:.3f}</td></tr>")
     groups = sorted(result["results"][0]["reference"]["species"])
     body = [(f"<h1>fastzdc joint ZN+ZP evaluation</h1><p>{result['rows']} particles of {html.escape(result['data'])} "
