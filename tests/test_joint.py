@@ -182,8 +182,10 @@ def test_joint_scores_are_zero_distance_for_identical_responses(filtered_pair):
                                                                          "both": 0.25}
     pair, resp = read_lit_pair(filtered_pair / "s_zn.h5", filtered_pair / "s_zp.h5", keep="responses")
     ref = (resp["zn"], resp["zp"])
-    s = joint_scores(pair.conditions, pair.pdgid, ref, ref, classifier=False)
+    s = joint_scores(pair.conditions, pair.pdgid, ref, ref, classifier=True)
     assert s["targets"]["overall"]["max_cell_pp"] == 0 and s["targets"]["overall"]["correlation_diff"] == 0
+    assert s["auc_joint_conditional"]["value"] == pytest.approx(0.5, abs=1e-9)  # identical rows: nothing to learn
+    assert s["auc_sums_conditional_zn"]["value"] == pytest.approx(0.5, abs=1e-9)
     swapped = (resp["zn"][::-1], resp["zp"])  # right marginals, wrong pairing
     s = joint_scores(pair.conditions, pair.pdgid, ref, swapped, classifier=False)
     assert s["targets"]["overall"]["max_cell_pp"] > 2
