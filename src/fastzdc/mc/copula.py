@@ -18,8 +18,8 @@ from scipy.stats import rankdata
 from .params import MCParams
 from .simulate import simulate
 
-MIN_DRAWS = 400
-"""fewest draws of a PDG id for its own rho (else it takes the pooled one)"""
+MIN_BOTH = 200
+"""fewest draws with ZN and ZP both lit for a PDG id to get its own rho (else it takes the pooled one)"""
 
 
 def within_particle_scores(sums: np.ndarray) -> np.ndarray:
@@ -39,15 +39,55 @@ def fit_rank_copula(conditions: np.ndarray, pdgid: np.ndarray, *, draws: int = 1
         for d in ("zn", "zp"):
             sums[d][:, k] = b.responses[d].reshape(n, -1).sum(axis=1, dtype=np.int64)
     z = {d: within_particle_scores(sums[d]) for d in ("zn", "zp")}
-    pdg_rows = np.repeat(np.asarray(pdgid)[:, None], draws, axis=1)
 
     def rho(mask: np.ndarray) -> float:
         a, b = z["zn"][mask], z["zp"][mask]
         return float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
 
-    out = {"pooled": rho(np.ones_like(pdg_rows, bool))}
-    for code in np.unique(pdgid):
-        mask = pdg_rows == code
-        if mask.sum() >= MIN_DRAWS:
-            out[str(int(code))] = rho(mask)
+    lit = {d: (sums[d] > 0).mean(axis=1) for d in ("zn", "zp")}
+    rng_seed = int(np.random.SeedSequence([seed, 0x1A7]).generate_state(1)[0])
+    groups = {"pooled": np.ones(n, bool)}
+    groups.update({str(int(code)): np.asarray(pdgid) == code for code in np.unique(pdgid)})
+    out: dict[str, float] = {}
+    both = ((sums["zn"] > 0) & (sums["zp"] > 0)).sum(axis=1)
+    for name, rows in groups.items():
+        if both[rows].sum() < MIN_BOTH:
+            continue
+        stat = rho(np.repeat(rows[:, None], draws, axis=1))
+        out[name] = invert_statistic(stat, lit["zn"][rows], lit["zp"][rows], draws, rng_seed)
     return out
+
+
+def latent_statistic(rho: float, lit_zn: np.ndarray, lit_zp: np.ndarray, draws: int, seed: int) -> float:
+    """The mid-rank statistic of :func:`fit_rank_copula` for the latent model: per particle ``draws``
+    standard normal pairs of correlation ``rho``, a component counting as lit above the threshold that
+    gives the particle's lit fraction (``lit_zn``, ``lit_zp``) and as bright as it is above it."""
+    rng = np.random.default_rng(seed)
+    n = len(lit_zn)
+    a = rng.standard_normal((n, draws))
+    b = rho * a + np.sqrt(1 - rho**2) * rng.standard_normal((n, draws))
+    scores = []
+    for x, frac in ((a, lit_zn), (b, lit_zp)):
+        t = ndtri(np.clip(1 - frac, 1e-6, 1 - 1e-6))[:, None]
+        scores.append(within_particle_scores(np.where(x > t, x - t + 1.0, 0.0)).ravel())
+    if scores[0].std() == 0 or scores[1].std() == 0:
+        return 0.0
+    return float(np.corrcoef(scores[0], scores[1])[0, 1])
+
+
+def invert_statistic(stat: float, lit_zn: np.ndarray, lit_zp: np.ndarray, draws: int, seed: int,
+                     steps: int = 14) -> float:
+    """The latent correlation in [-0.98, 0.98] whose :func:`latent_statistic` equals ``stat`` (bisection
+    with common random numbers; the statistic grows with the latent correlation)."""
+    lo, hi = -0.98, 0.98
+    if latent_statistic(hi, lit_zn, lit_zp, draws, seed) <= stat:
+        return hi
+    if latent_statistic(lo, lit_zn, lit_zp, draws, seed) >= stat:
+        return lo
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        if latent_statistic(mid, lit_zn, lit_zp, draws, seed) < stat:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
