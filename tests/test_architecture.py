@@ -29,8 +29,8 @@ LAYERS: list[set[str]] = [
     {"evaluation"},
     {"report"},
     {"export"},
-    {"workflows", "demo", "fit"},
-    {"cli"},
+    {"workflows", "demo", "fit", "joint"},
+    {"cli", "cli_joint"},
     {"__init__"},
 ]
 """lowest first: a module may import its own layer and the layers before it"""

@@ -67,6 +67,25 @@ def load(
     return load_generator(path, device=device, backend=backend, precision=precision, **sampler)
 
 
+def load_joint(
+    gate: str | Path = "weights/gate",
+    zn: str | Path = "weights/fmd-zn",
+    zp: str | Path = "weights/fmd-zp",
+    **options: Any,
+) -> Any:
+    """ZN and ZP of the same particles: the response gate in front of a ZN and a ZP model.
+
+    ``load_joint().generate(conditions, seed=0, include_none=False)`` returns ``{"zn": (N, 44, 44),
+    "zp": (N, 56, 30), "states": (N,)}`` (states 0 none, 1 ZN only, 2 ZP only, 3 both); ``include_none``
+    True for a raw particle list (the gate may draw "no response"), False for particles O2's filter kept.
+    ``options``: ``candidates``, ``copula`` and :func:`load` options (``precision``, ``device``, ...).
+    See docs/joint.md.
+    """
+    from .inference.joint import load_joint as _load_joint
+
+    return _load_joint(gate, zn, zp, **options)
+
+
 def simulate(
     n: int | None = None,
     *,
@@ -109,5 +128,6 @@ def simulate(
 
 
 __all__ = [
-    "DETECTORS", "ZN", "ZP", "Detector", "FastZDCError", "Generator", "__version__", "get_detector", "load", "simulate",
+    "DETECTORS", "ZN", "ZP", "Detector", "FastZDCError", "Generator", "__version__", "get_detector", "load", "load_joint",
+    "simulate",
 ]

@@ -30,12 +30,20 @@ mc_app = typer.Typer(help="The parametric Monte Carlo stand-in: calibration agai
 app.add_typer(mc_app, name="mc")
 export_app = typer.Typer(help="Deployment: export a trained model for ALICE O2 and ONNX Runtime.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+from .cli_joint import gate_app  # the gate commands live in their own module
+
+app.add_typer(gate_app, name="gate")
 
 console = Console()
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
 SampleOpt = Annotated[list[str] | None, typer.Option(
     "--sample-opt", help="Any sampler option of the model's kind, KEY=VALUE, repeatable (e.g. --sample-opt temperature=1.1 "
                          "--sample-opt top_k=64 for vq-prior; steps, method, shift, dither for the flows); default: the checkpoint's.")]
+
+JointOpts = Annotated[list[str] | None, typer.Option(
+    "--joint", help="With --detector both, KEY=VALUE, repeatable: gate=PATH (default weights/gate), zn=PATH, zp=PATH "
+                    "(default weights/fmd-zn, weights/fmd-zp), candidates=M (responses per lit detector to pick from by "
+                    "the copula, for species whose copula correlation is at least 0.1; default 4), copula=true|false (default true).")]
 
 PrecisionOpt = Annotated[str, typer.Option(
     help="Network precision: auto (bfloat16 where the hardware computes it natively -- CPUs with AMX or AVX512-BF16, "
@@ -94,6 +102,7 @@ def simulate(
     fmt: Annotated[str | None, typer.Option("--format", help="h5 (streamed) or npz (the ALICE pair; held in memory until written, so prefer h5 for millions of events). Default: from the --out suffix.")] = None,
     o2_filter: Annotated[bool | None, typer.Option("--filter/--no-filter", help="Drop events with both ZN and ZP empty, as O2 does (default: on for sampled particles, off for --conditions).")] = None,
     batch_size: Annotated[int, typer.Option(help="Events per simulation batch (memory bound).")] = 8192,
+    given_filter: Annotated[bool, typer.Option("--given-filter", help="With --conditions: keep every row and draw each response given that O2's filter keeps it (ZN or ZP lit; an event with both empty is redrawn). Use it for the floor of a filtered file (anything sampled with the filter on, e.g. a split of 'simulate -n'); the default (each particle's unconditioned response, some both empty) is the floor of a raw particle list.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Simulate stand-in ZN/ZP responses with the parametric Monte Carlo (SYNTHETIC data)."""
@@ -108,7 +117,7 @@ def simulate(
     t0 = time.perf_counter()
     result = simulate_to_files(
         out, detector=detector.lower(), n=n, conditions_file=conditions, mode=mode, repeat=repeat, seed=seed,
-        fmt=fmt, keep_nonempty_only=o2_filter, batch_size=batch_size, progress=not json_out,
+        fmt=fmt, keep_nonempty_only=o2_filter, batch_size=batch_size, progress=not json_out, given_filter=given_filter,
     )
     result["seconds"] = round(time.perf_counter() - t0, 3)
     if json_out:
@@ -228,9 +237,10 @@ def train(
 
 @app.command()
 def generate(
-    model: Annotated[Path, typer.Option(help="Checkpoint folder (or a run folder: its best/), ONNX export folder, or look-up folder.")],
     conditions: Annotated[Path, typer.Option(help="Particles: .h5, particles .npz, or .csv/.txt with 9 or 10 columns.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .h5 (streamed, bounded memory).")],
+    model: Annotated[Path | None, typer.Option(help="Checkpoint folder (or a run folder: its best/), ONNX export folder, or look-up folder "
+                                                    "(with --detector both: not used; see --joint).")] = None,
     steps: Annotated[int | None, typer.Option(help="Sampling steps (default: the checkpoint's).")] = None,
     method: Annotated[str | None, typer.Option(help="ODE solver: euler, midpoint or heun.")] = None,
     batch_size: Annotated[int, typer.Option(help="Samples per network call.")] = 4096,
@@ -244,11 +254,29 @@ def generate(
                                               "folders, PyTorch for checkpoints. Same seed, same noise: both give the same "
                                               "responses up to float rounding (PyTorch with --precision float32).")] = "auto",
     precision: PrecisionOpt = "auto",
+    detector: Annotated[str | None, typer.Option("--detector", "-d", help="both: ZN and ZP responses of the same particles "
+                                                 "(<stem>_zn.h5, <stem>_zp.h5; the response gate picks who responds). "
+                                                 "Default: the model's one detector.")] = None,
+    joint: JointOpts = None,
+    gate: Annotated[bool | None, typer.Option("--gate/--no-gate", help="With --detector both: --gate for a raw particle list "
+                                              "(all spectators): the response gate also decides whether a particle responds at "
+                                              "all (rows without a response get two empty images); --no-gate for particles O2's "
+                                              "filter kept: each lights ZN, ZP or both. Default: --no-gate for a fastzdc file "
+                                              "made with the filter on, --gate otherwise.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Generate one response per particle with a trained model (checkpoint or ONNX export folder); writes fastzdc HDF5."""
     from .workflows import generate_to_file
 
+    if detector is not None and detector.lower() == "both":
+        from .cli_joint import generate_both
+
+        return generate_both(conditions, out, seed=seed, batch_size=batch_size, precision=precision, device=device,
+                             options=joint or [], include_none=gate, json_out=json_out)
+    if detector is not None and detector.lower() not in ("zn", "zp"):
+        raise FastZDCError(f"unknown detector {detector!r}; choose zn, zp or both")
+    if model is None:
+        raise FastZDCError("give --model (or --detector both)")
     result = generate_to_file(model, conditions, out, steps=steps, method=method, batch_size=batch_size, seed=seed,
                               device=device, progress=not json_out, backend=backend.lower(), sampler=_sample_opts(sample_opt),
                               precision=precision.lower())
@@ -279,6 +307,12 @@ def evaluate(
                                                      "after the floor (default: train.h5 beside --data, as written by 'fastzdc split').")] = None,
     no_lookup: Annotated[bool, typer.Option("--no-lookup", help="Leave out the shower-library row.")] = False,
     precision: PrecisionOpt = "auto",
+    detector: Annotated[str | None, typer.Option("--detector", "-d", help="both: the joint evaluation of ZN and ZP of the same "
+                                                 "particles (--data: either file of a 'simulate -d both' pair); the 2x2 "
+                                                 "occupancy, the ZN-ZP correlation and a joint classifier AUC for the floor, "
+                                                 "the look-up (--joint lookup_zn=, lookup_zp=), the two models sampled "
+                                                 "independently and the joint generator (--joint as for generate).")] = None,
+    joint: JointOpts = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Score models in the layout of the published Table 1 (W per channel, MAE, time per sample).
@@ -286,6 +320,12 @@ def evaluate(
     With --out: also plots (sample grids, channel-sum histograms with ratio panels, photon sum vs
     energy, centroid maps, fidelity vs steps, time vs fidelity) in one self-contained report.html."""
     from .workflows import evaluate_models
+
+    if detector is not None and detector.lower() == "both":
+        from .cli_joint import evaluate_both
+
+        return evaluate_both(data, out=out, seed=seed, max_rows=max_rows, floor=floor, quick=quick or not fidelity,
+                             precision=precision, options=joint or [], json_out=json_out)
 
     result = evaluate_models(model or [], data, n_rep=n_rep, seed=seed, floor=floor, max_rows=max_rows,
                              steps=steps, method=method, progress=not json_out, out=out, fidelity=fidelity, quick=quick,

@@ -68,12 +68,15 @@ def simulate_to_files(
     keep_nonempty_only: bool | None = None,
     batch_size: int = 8192,
     progress: bool = True,
+    given_filter: bool = False,
 ) -> dict[str, Any]:
     """Run the stand-in Monte Carlo and write its responses (HDF5 streamed, or ALICE npz pairs).
 
     Every file is labelled synthetic with the generator name, code version, parameter hash and seed.
     The O2 filter (drop events with both ZN and ZP empty) is on by default for sampled particles and
-    off for user-given conditions.
+    off for user-given conditions. ``given_filter`` (with ``conditions_file`` only) keeps every row and
+    draws each response given that O2's filter keeps it (:func:`fastzdc.mc.simulate_nonempty`): the
+    floor of a filtered file, as the evaluation draws it.
     """
     from . import mc
 
@@ -98,10 +101,14 @@ def simulate_to_files(
     check_not_input(written_paths(list(paths.values()), fmt), input_paths(conditions_file))
 
     params = mc.default_params()
+    if given_filter and conditions_file is None:
+        raise FastZDCError("--given-filter re-simulates --conditions FILE; sampled particles are filtered already")
+    if given_filter and keep_nonempty_only is False:
+        raise FastZDCError("--given-filter draws every row given O2's filter; it cannot be combined with --no-filter")
     if conditions_file is not None:
         conditions, pdgid = load_conditions(conditions_file)
-        if keep_nonempty_only is None:
-            keep_nonempty_only = False
+        if keep_nonempty_only is None or given_filter:
+            keep_nonempty_only = given_filter
     else:
         if n is None or n < 1:
             raise FastZDCError(f"-n must be a positive number of events, got {n}")
@@ -118,7 +125,7 @@ def simulate_to_files(
     if conditions is None:
         batches = mc.iter_simulate(n=n, detectors=tuple(detectors), mode=mode, seed=seed, params=params,
                                    keep_nonempty_only=keep_nonempty_only, batch_size=batch_size)
-    elif repeat > 1 and keep_nonempty_only:
+    elif (repeat > 1 or given_filter) and keep_nonempty_only:
         batches = _repeated_nonempty(conditions, pdgid, repeat, detectors, mode, seed, params, batch_size)
     else:
         batches = mc.iter_simulate(conditions=conditions, pdgid=pdgid, detectors=tuple(detectors), mode=mode,
