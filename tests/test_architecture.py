@@ -29,6 +29,7 @@ LAYERS: list[set[str]] = [
     {"evaluation"},
     {"report"},
     {"export"},
+    {"production"},
     {"workflows", "demo"},
     {"cli"},
     {"__init__"},

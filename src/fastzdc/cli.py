@@ -244,14 +244,22 @@ def generate(
                                               "folders, PyTorch for checkpoints. Same seed, same noise: both give the same "
                                               "responses up to float rounding (PyTorch with --precision float32).")] = "auto",
     precision: PrecisionOpt = "auto",
+    shard: Annotated[str | None, typer.Option(help="I/N: write only shard I of N (counted from 0), rows [I*R/N, (I+1)*R/N) "
+                                                   "of the R particles, each with the noise it gets in a one-process run; join "
+                                                   "the shard files with 'fastzdc merge'. Without it the shard comes from "
+                                                   "RANK/WORLD_SIZE or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set; "
+                                                   "--shard wins, and --shard 0/1 turns sharding off.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Generate one response per particle with a trained model (checkpoint or ONNX export folder); writes fastzdc HDF5."""
+    """Generate one response per particle with a trained model (checkpoint or ONNX export folder); writes fastzdc HDF5.
+
+    Crash-safe: completed chunks are kept in the folder .OUT.parts beside OUT and OUT appears only when
+    complete; run the same command again after a crash or kill and it goes on from the last completed chunk."""
     from .workflows import generate_to_file
 
     result = generate_to_file(model, conditions, out, steps=steps, method=method, batch_size=batch_size, seed=seed,
                               device=device, progress=not json_out, backend=backend.lower(), sampler=_sample_opts(sample_opt),
-                              precision=precision.lower())
+                              precision=precision.lower(), shard=shard)
     if result["saturated_pixels"]:
         print(f"fastzdc: warning: {out}: {result['saturated_pixels']} pixels saturated at 65535 photons (the model asked "
               f"for more; attribute 'saturated_pixels' of the file)", file=sys.stderr)
@@ -259,6 +267,25 @@ def generate(
         _emit_json(result)
         return
     console.print(f"wrote {result['rows']} {result['detector'].upper()} responses of {result['model']} to {result['file']} ({result['ms_per_sample']:.3f} ms/sample, {result['backend']})")
+
+
+@app.command()
+def merge(
+    shards: Annotated[list[Path], typer.Argument(help="The shard files of one 'fastzdc generate --shard' run, in any order.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .h5: the file a one-process run writes, row for row.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Join the shard files of one sharded generate run into one HDF5 file (streamed, bounded memory).
+
+    Refuses shards of different runs (model SHA-256, seed, sampler, back end, precision, chunk size,
+    conditions, shard count) and missing, duplicate or overlapping rows, before writing anything."""
+    from .production.merge import merge_shards
+
+    result = merge_shards(shards, out)
+    if json_out:
+        _emit_json(result)
+        return
+    console.print(f"merged {result['shards']} shards, {result['rows']} rows -> {result['file']}")
 
 
 @app.command()
