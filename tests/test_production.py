@@ -150,7 +150,7 @@ def test_shard_comes_from_the_environment_in_the_cli(setup, cli, monkeypatch):
 
 def test_killed_generate_resumes_to_the_same_file(setup, tmp_path):
     d, model, _ = setup
-    ds = make_dataset(3000, ZN, seed=7)
+    ds = make_dataset(800, ZN, seed=7)
     cond = tmp_path / "cond.h5"
     write_h5(ds, cond)
     ref = tmp_path / "ref.h5"
