@@ -104,8 +104,7 @@ def test_shards_merged_equal_the_one_process_file(setup, chunk, count):
     assert not leftovers(d)
 
 
-def test_aligned_chunks_are_copied_compressed(setup, tmp_path):
-    _, model, _ = setup
+def test_aligned_chunks_are_copied_compressed(tmp_path):
     ds = make_dataset(600, ZN, seed=6)
     write_h5(ds, tmp_path / "c.h5")
     with H5Writer(tmp_path / "j.h5", ZN) as w:
@@ -149,7 +148,7 @@ def test_shard_comes_from_the_environment_in_the_cli(setup, cli, monkeypatch):
 
 
 def test_killed_generate_resumes_to_the_same_file(setup, tmp_path):
-    d, model, _ = setup
+    _, model, _ = setup
     ds = make_dataset(800, ZN, seed=7)
     cond = tmp_path / "cond.h5"
     write_h5(ds, cond)

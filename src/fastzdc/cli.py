@@ -191,19 +191,22 @@ def train(
     detector: Annotated[str | None, typer.Option("--detector", "-d", help="zn or zp (default: from the config).")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML config (see configs/).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Override: number of epochs.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Override: batch size.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Override: batch size (the global batch of a step, whatever the number of torchrun processes).")] = None,
     lr: Annotated[float | None, typer.Option(help="Override: peak learning rate.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override: random seed.")] = None,
     device: Annotated[str | None, typer.Option(help="Override: cpu, cuda or auto.")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config key: --set model.widths=[8,24,48].")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue exactly from OUT/last.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue exactly from OUT/last (under torchrun: on any number of processes that divides the run's batch_parts).")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace the run already in OUT (without --resume or --overwrite a "
                                                  "non-empty OUT is refused).")] = False,
     stop_after: Annotated[int, typer.Option(help="Stop after this many epochs (resume later with --resume).")] = 0,
     init: Annotated[Path | None, typer.Option(help="Fine-tune: start from this checkpoint's weights and condition scaler (same kind, detector and network).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Train a model on the training split; validation W every epoch; best/ and last/ checkpoints."""
+    """Train a model on the training split; validation W every epoch; best/ and last/ checkpoints.
+
+    Data-parallel on N processes or GPUs: torchrun --nproc-per-node N -m fastzdc train ... (gloo on the
+    CPU, NCCL on CUDA). --batch-size stays the global batch; see docs/production.md."""
     from .models import get_kind
     from .training.config import TrainConfig, parse_set
     from .training.loop import train as run_training
@@ -220,6 +223,8 @@ def train(
         raise FastZDCError("file not found", data)
     result = run_training(cfg, data, out, resume=resume, overwrite=overwrite, stop_after=stop_after, progress=not json_out,
                           log=(lambda s: None) if json_out else console.print)
+    if result.get("rank"):  # under torchrun only process 0 reports
+        return
     if json_out:
         _emit_json(result)
         return

@@ -47,7 +47,7 @@ def provenance(gen: Generator, model: str | Path, conditions: np.ndarray, pdgid:
         "precision": gen.precision,
         "model_sha256": model_sha256(model),
         "conditions_sha256": conditions_sha256(conditions, pdgid),
-        "rows_total": int(len(conditions)),
+        "rows_total": len(conditions),
         "chunk_rows": int(chunk),
         "shard_index": shard.index,
         "shard_count": shard.count,

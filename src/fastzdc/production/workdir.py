@@ -18,7 +18,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from .._atomic import atomic_write_text
 from ..data.join import h5_rows
@@ -59,7 +59,7 @@ class WorkDir:
         p.unlink(missing_ok=True)
         return False
 
-    def open(self) -> WorkDir:
+    def open(self) -> Self:
         try:
             self.path.mkdir(exist_ok=True)
             fd = os.open(self.path / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o644)
@@ -97,7 +97,7 @@ class WorkDir:
             os.close(self._lock)
             self._lock = None
 
-    def __enter__(self) -> WorkDir:
+    def __enter__(self) -> Self:
         return self.open()
 
     def __exit__(self, *exc: object) -> None:
