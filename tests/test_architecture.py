@@ -33,6 +33,7 @@ LAYERS: list[set[str]] = [
     {"workflows", "demo"},
     {"cli"},
     {"__init__"},
+    {"__main__"},
 ]
 """lowest first: a module may import its own layer and the layers before it"""
 
