@@ -316,7 +316,7 @@ def generate_to_file(
             "sampler": gen.sampler, "seconds": round(elapsed, 3), "ms_per_sample": 1e3 * elapsed / max(1, done["rows"]),
             "backend": gen.backend, "precision": attrs["precision"], "saturated_pixels": done["saturated_pixels"],
             "shard": str(part), "shard_source": part.source, "row_start": a, "row_stop": b,
-            "resumed_rows": done["resumed_rows"]}
+            "resumed_rows": done["resumed_rows"], "seconds_join": done["seconds_join"]}
 
 
 def json_dumps(obj: Any) -> str:
