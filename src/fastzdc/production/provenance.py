@@ -30,6 +30,6 @@ def model_sha256(path: str | Path) -> str:
 def conditions_sha256(conditions: np.ndarray, pdgid: np.ndarray) -> str:
     """SHA-256 of the condition rows and PDG ids as generated (float32 / int32, C order)."""
     h = hashlib.sha256()
-    h.update(np.ascontiguousarray(conditions, np.float32).tobytes())
-    h.update(np.ascontiguousarray(pdgid, np.int32).tobytes())
+    h.update(memoryview(np.ascontiguousarray(conditions, np.float32)).cast("B"))  # no copy of the rows
+    h.update(memoryview(np.ascontiguousarray(pdgid, np.int32)).cast("B"))
     return h.hexdigest()
