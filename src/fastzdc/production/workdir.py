@@ -6,7 +6,8 @@ every chunk is there are they joined into ``OUT`` (atomically as well) and the f
 again with the same arguments after a crash, ``kill -9`` or a lost node, and the chunks already in the
 folder are kept: the run goes on from the first missing one. With other arguments (model, conditions,
 seed, sampler, shard, chunk size, back end, precision, device, batch size) the folder is emptied and
-the run starts again. A lock keeps a second run off the same output.
+the run starts again. A lock keeps a second run off the same output. A run that fails or is interrupted
+(SIGINT, SIGTERM, SIGHUP) before completing a chunk removes the folder; ``kill -9`` leaves it.
 """
 
 from __future__ import annotations
@@ -100,5 +101,7 @@ class WorkDir:
     def __enter__(self) -> Self:
         return self.open()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None and not any(self.path.glob("chunk-*.h5")):  # nothing to resume from
+            self.remove()
         self.close()
