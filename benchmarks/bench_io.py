@@ -96,17 +96,17 @@ def paired(model: str, cond_file: Path, work: Path, threads: int) -> dict:
 
 
 CHILD_E2E = """
-import json, resource, sys, time, torch
+import json, sys, time, torch
 torch.set_num_threads(int(sys.argv[4]))
 from fastzdc.workflows import generate_to_file
 t0 = time.perf_counter()
 r = generate_to_file(sys.argv[1], sys.argv[2], sys.argv[3], progress=False)
-print(json.dumps({"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"seconds": time.perf_counter() - t0, "rss_mb": peak_mb(),
                   "seconds_join": r.get("seconds_join")}))
 """
 
 CHILD_MODEL = """
-import json, resource, sys, time, torch
+import json, sys, time, torch
 torch.set_num_threads(int(sys.argv[3]))
 from fastzdc.data import load_conditions
 from fastzdc.inference import load_generator
@@ -115,11 +115,11 @@ cond, _ = load_conditions(sys.argv[2])
 t0 = time.perf_counter()
 for k, s in enumerate(range(0, len(cond), 65536)):
     gen.generate(cond[s : s + 65536], seed=k)
-print(json.dumps({"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": time.perf_counter() - t0, "rss_mb": peak_mb()}))
 """
 
 CHILD_REPLAY = """
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
 from fastzdc.data import load_conditions
 from fastzdc.detector import get_detector
@@ -141,13 +141,21 @@ cond, pdg = load_conditions(sys.argv[1])
 attrs = {"generator": "replay", "synthetic": True, **provenance(gen, sys.argv[4], cond, pdg, seed=0, chunk=65536, shard=Shard())}
 t0 = time.perf_counter()
 r = generate_rows(gen, cond, pdg, sys.argv[2], attrs, seed=0, chunk=65536, shard=Shard(), batch_size=4096, fingerprint=attrs)
-print(json.dumps({"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"seconds": time.perf_counter() - t0, "rss_mb": peak_mb(),
                   "seconds_join": r["seconds_join"]}))
 """
 
 
+PEAK = """
+def peak_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+"""
+
+
 def child(code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", PEAK + code, *map(str, args)], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -160,21 +168,24 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench_io"))
     ap.add_argument("--skip-e2e", action="store_true")
+    ap.add_argument("--paired", type=Path, help="reuse the paired timings of an earlier run (its JSON) instead of measuring them")
+    ap.add_argument("--rounds", type=int, default=1, help="end-to-end and model-alone runs, alternating")
     ap.add_argument("--append", action="store_true", help="append the tables to benchmarks/RESULTS.md")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     load0 = os.getloadavg()[0]
     cond = make_conditions(a.conditions, a.rows, a.work / f"cond_{a.rows}.h5")
-    p = paired(a.model, cond, a.work, a.threads)
+    p = json.loads(a.paired.read_text()) if a.paired else paired(a.model, cond, a.work, a.threads)
     print(json.dumps(p, indent=1), flush=True)
-    e2e = model = None
-    if not a.skip_e2e:
+    runs = []
+    for _ in range(0 if a.skip_e2e else a.rounds):
         out = a.work / "e2e.h5"
         out.unlink(missing_ok=True)
         e2e = child(CHILD_E2E, a.model, cond, out, a.threads)
         print("end to end", e2e, flush=True)
         model = child(CHILD_MODEL, a.model, cond, a.threads)
         print("model alone", model, flush=True)
+        runs.append((e2e, model))
     rss = {}
     for n in a.rss_rows:
         c = make_conditions(a.conditions, n, a.work / f"cond_{n}.h5")
@@ -198,11 +209,14 @@ def main() -> None:
         w = p["write_s"][name]
         lines.append(f"| {name} | {w:.1f} | {p['model_s']:.1f} | {w / p['model_s']:.3f} | {(w + p['model_s']) / p['model_s']:.3f} "
                      f"| {p['bytes'][name] / n:.0f} | yes |")
-    if e2e:
-        lines += ["", "| run (child process) | seconds | ms / sample | peak RSS MB |", "|---|---:|---:|---:|",
-                  f"| `fastzdc generate` end to end ({n} rows, join {e2e['seconds_join']:.1f} s) | {e2e['seconds']:.1f} | "
-                  f"{1e3 * e2e['seconds'] / n:.3f} | {e2e['rss_mb']:.0f} |",
-                  f"| model alone, nothing written | {model['seconds']:.1f} | {1e3 * model['seconds'] / n:.3f} | {model['rss_mb']:.0f} |"]
+    if runs:
+        lines += ["", "Child processes, one after the other (end to end, then the model alone, per round):", "",
+                  "| round | run | seconds | ms / sample | end to end / model | peak RSS MB |", "|---:|---|---:|---:|---:|---:|"]
+        for i, (e2e, model) in enumerate(runs, 1):
+            lines += [f"| {i} | `fastzdc generate` end to end (join {e2e['seconds_join']:.1f} s) | {e2e['seconds']:.1f} | "
+                      f"{1e3 * e2e['seconds'] / n:.3f} | {e2e['seconds'] / model['seconds']:.2f} | {e2e['rss_mb']:.0f} |",
+                      f"| {i} | model alone, nothing written | {model['seconds']:.1f} | {1e3 * model['seconds'] / n:.3f} | 1 | "
+                      f"{model['rss_mb']:.0f} |"]
     if rss:
         lines += ["", "Pipeline memory with a replay generator (real model responses recorded from the first chunk, "
                   "handed out again; no model time):", "", "| rows | seconds | peak RSS MB |", "|---:|---:|---:|"]
