@@ -29,7 +29,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import append_results, cpu_name  # noqa: E402
+from _common import append_results, cpu_name
 
 FILTERS = {
     "gzip 1 + shuffle (default)": {"compression": "gzip", "compression_opts": 1, "shuffle": True},
@@ -65,7 +65,7 @@ def paired(model: str, cond_file: Path, work: Path, threads: int) -> dict:
 
     torch.set_num_threads(threads)
     gen = load_generator(model, precision="auto")
-    cond, pdg = load_conditions(cond_file)
+    cond, _ = load_conditions(cond_file)
     files = {name: h5py.File(work / f"filter_{i}.h5", "w") for i, name in enumerate(FILTERS)}
     for name, f in files.items():
         nx, ny = gen.detector.shape
@@ -196,13 +196,14 @@ def main() -> None:
         print("replay", n, rss[n], flush=True)
     load1 = os.getloadavg()[0]
     n = p["rows"]
-    lines = [f"### `fastzdc generate` at production size: model against writing ({Path(a.model).name})",
-             f"{time.strftime('%Y-%m-%d')} · 2-core {cpu_name()} VM, shared (load average {load0:.1f} at the start, "
-             f"{load1:.1f} at the end: absolute times are slow and noisy, compare the paired ratios) · torch threads "
-             f"{a.threads} · {p['precision']} ({p['backend']}), batch 4096, chunks of {CHUNK} rows · {n} SYNTHETIC ZN "
-             f"particles (the test split repeated) · `python benchmarks/bench_io.py --model {a.model} --rows {n}`",
-             "", f"Paired per chunk (model, then the same rows written with each filter); {100 * p['zero_fraction']:.1f} % "
-             "of the generated pixels are zero.", "",
+    head = (f"{time.strftime('%Y-%m-%d')} · 2-core {cpu_name()} VM, shared (load average {load0:.1f} at the start, "
+            f"{load1:.1f} at the end: absolute times are slow and noisy, compare the paired ratios) · torch threads "
+            f"{a.threads} · {p['precision']} ({p['backend']}), batch 4096, chunks of {CHUNK} rows · {n} SYNTHETIC ZN "
+            f"particles (the test split repeated) · `python benchmarks/bench_io.py --model {a.model} --rows {n}`")
+    paired_line = (f"Paired per chunk (model, then the same rows written with each filter); {100 * p['zero_fraction']:.1f} % "
+                   "of the generated pixels are zero.")
+    lines = [f"### `fastzdc generate` at production size: model against writing ({Path(a.model).name})", head,
+             "", paired_line, "",
              "| filter | write s | model s | write / model | end to end / model (paired) | bytes / row | plain h5py reads it |",
              "|---|---:|---:|---:|---:|---:|---|"]
     for name in FILTERS:
@@ -213,13 +214,14 @@ def main() -> None:
         lines += ["", "Child processes, one after the other (end to end, then the model alone, per round):", "",
                   "| round | run | seconds | ms / sample | end to end / model | peak RSS MB |", "|---:|---|---:|---:|---:|---:|"]
         for i, (e2e, model) in enumerate(runs, 1):
-            lines += [f"| {i} | `fastzdc generate` end to end (join {e2e['seconds_join']:.1f} s) | {e2e['seconds']:.1f} | "
-                      f"{1e3 * e2e['seconds'] / n:.3f} | {e2e['seconds'] / model['seconds']:.2f} | {e2e['rss_mb']:.0f} |",
-                      f"| {i} | model alone, nothing written | {model['seconds']:.1f} | {1e3 * model['seconds'] / n:.3f} | 1 | "
-                      f"{model['rss_mb']:.0f} |"]
+            lines.append(f"| {i} | `fastzdc generate` end to end (join {e2e['seconds_join']:.1f} s) | {e2e['seconds']:.1f} | "
+                         f"{1e3 * e2e['seconds'] / n:.3f} | {e2e['seconds'] / model['seconds']:.2f} | {e2e['rss_mb']:.0f} |")
+            lines.append(f"| {i} | model alone, nothing written | {model['seconds']:.1f} | {1e3 * model['seconds'] / n:.3f} | 1 | "
+                         f"{model['rss_mb']:.0f} |")
     if rss:
-        lines += ["", "Pipeline memory with a replay generator (real model responses recorded from the first chunk, "
-                  "handed out again; no model time):", "", "| rows | seconds | peak RSS MB |", "|---:|---:|---:|"]
+        replay_line = ("Pipeline memory with a replay generator (real model responses recorded from the first chunk, "
+                       "handed out again; no model time):")
+        lines += ["", replay_line, "", "| rows | seconds | peak RSS MB |", "|---:|---:|---:|"]
         lines += [f"| {k} | {v['seconds']:.1f} | {v['rss_mb']:.0f} |" for k, v in rss.items()]
     text = "\n".join(lines)
     print(text)
