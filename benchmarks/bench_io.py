@@ -121,7 +121,7 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "rss_mb": peak_mb()}))
 CHILD_REPLAY = """
 import json, sys, time
 import numpy as np
-from fastzdc.data import load_conditions
+from fastzdc.data.conditions_stream import ConditionsSource
 from fastzdc.detector import get_detector
 from fastzdc.production.generate import generate_rows, provenance
 from fastzdc.production.shards import Shard
@@ -137,10 +137,10 @@ class Replay:
         return out
 
 gen = Replay(np.load(sys.argv[3]))
-cond, pdg = load_conditions(sys.argv[1])
-attrs = {"generator": "replay", "synthetic": True, **provenance(gen, sys.argv[4], cond, pdg, seed=0, chunk=65536, shard=Shard())}
+source = ConditionsSource(sys.argv[1])
+attrs = {"generator": "replay", "synthetic": True, **provenance(gen, sys.argv[4], source, seed=0, chunk=65536, shard=Shard())}
 t0 = time.perf_counter()
-r = generate_rows(gen, cond, pdg, sys.argv[2], attrs, seed=0, chunk=65536, shard=Shard(), batch_size=4096, fingerprint=attrs)
+r = generate_rows(gen, source, sys.argv[2], attrs, seed=0, chunk=65536, shard=Shard(), batch_size=4096, fingerprint=attrs)
 print(json.dumps({"seconds": time.perf_counter() - t0, "rss_mb": peak_mb(),
                   "seconds_join": r["seconds_join"]}))
 """

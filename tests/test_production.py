@@ -188,3 +188,36 @@ def test_other_arguments_start_again(setup, tmp_path):
     ref = tmp_path / "ref.h5"
     generate_to_file(model, cond, ref, chunk=64, progress=False, seed=3)
     assert_same_file(ref, out)
+
+
+# ------------------------------------------------------------------------------ streamed particles
+
+
+def test_particles_are_read_by_ranges_as_load_conditions_reads_them(tmp_path, monkeypatch):
+    from fastzdc.data import conditions_stream as cs
+    from fastzdc.data import load_conditions
+    from fastzdc.production.provenance import conditions_sha256
+
+    monkeypatch.setattr(cs, "BLOCK", 16)
+    ds = make_dataset(50, ZN, seed=8)
+    write_h5(ds, tmp_path / "a.h5")
+    with h5py.File(tmp_path / "b.h5", "w") as f:  # 10 columns, no pdgid dataset
+        f["conditions"] = np.column_stack([ds.conditions, ds.pdgid]).astype(np.float64)
+    np.savetxt(tmp_path / "c.csv", ds.conditions)
+    for name in ("a.h5", "b.h5", "c.csv"):
+        src = cs.ConditionsSource(tmp_path / name)
+        cond, pdg = load_conditions(tmp_path / name)
+        assert src.n == 50 and (src._mem is None) == name.endswith(".h5")
+        got = [src.rows(a, min(50, a + 7)) for a in range(0, 50, 7)]
+        assert np.array_equal(np.concatenate([g[0] for g in got]), cond)
+        assert np.array_equal(np.concatenate([g[1] for g in got]), pdg)
+        assert src.sha256() == conditions_sha256(cond, pdg)
+    bad = ds.conditions.copy()
+    bad[40, 0] = -1.0  # in the third block: the message is the whole file's
+    with h5py.File(tmp_path / "bad.h5", "w") as f:
+        f["conditions"] = bad
+    with pytest.raises(FastZDCError) as whole:
+        load_conditions(tmp_path / "bad.h5")
+    with pytest.raises(FastZDCError) as streamed:
+        cs.ConditionsSource(tmp_path / "bad.h5").sha256()
+    assert str(streamed.value) == str(whole.value) and "row 40" in str(whole.value)

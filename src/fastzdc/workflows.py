@@ -279,6 +279,7 @@ def generate_to_file(
     """
     import time
 
+    from .data.conditions_stream import ConditionsSource
     from .inference import load_generator, sampler_overrides
     from .production.generate import generate_rows, provenance
     from .production.shards import resolve_shard
@@ -297,19 +298,19 @@ def generate_to_file(
     check_not_input(out, [*input_paths(conditions_file), model])
     gen = load_generator(model, device=device, backend=backend, precision=precision, batch_size=batch_size,
                          **sampler_overrides(sampler, steps, method))
-    conditions, pdgid = load_conditions(conditions_file)
+    source = ConditionsSource(conditions_file)  # HDF5: read chunk by chunk (memory independent of the rows)
     attrs = {
         "generator": f"fastzdc model {gen.name} ({model})",
         "synthetic": True,
         "code_version": __version__,
-        **provenance(gen, model, conditions, pdgid, seed=seed, chunk=chunk, shard=part),
+        **provenance(gen, model, source, seed=seed, chunk=chunk, shard=part),
     }
     fingerprint = {**attrs, "device": str(gen.device), "batch_size": batch_size}
-    a, b = part.rows(len(conditions))
+    a, b = part.rows(source.n)
     t0 = time.perf_counter()
     label = f"generate {gen.name}" + (f" shard {part}" if part.sharded else "")
     with progress_bar(label, b - a, progress) as advance:
-        done = generate_rows(gen, conditions, pdgid, out, attrs, seed=seed, chunk=chunk, shard=part,
+        done = generate_rows(gen, source, out, attrs, seed=seed, chunk=chunk, shard=part,
                              batch_size=batch_size, fingerprint=fingerprint, advance=advance)
     elapsed = time.perf_counter() - t0
     return {"file": str(out), "rows": done["rows"], "model": gen.name, "detector": gen.detector.name,

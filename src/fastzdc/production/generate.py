@@ -20,10 +20,11 @@ import h5py
 import numpy as np
 
 from ..data import H5Writer
+from ..data.conditions_stream import ConditionsSource
 from ..data.join import append_file
 from ..errors import FastZDCError
 from ..generator import Generator
-from .provenance import conditions_sha256, model_sha256
+from .provenance import model_sha256
 from .shards import Shard
 from .workdir import WorkDir
 
@@ -36,18 +37,18 @@ def chunk_seed(seed: int, k: int) -> int:
     return seed * CHUNK_SEED + k
 
 
-def provenance(gen: Generator, model: str | Path, conditions: np.ndarray, pdgid: np.ndarray, *, seed: int,
-               chunk: int, shard: Shard) -> dict[str, Any]:
+def provenance(gen: Generator, model: str | Path, source: ConditionsSource, *, seed: int, chunk: int,
+               shard: Shard) -> dict[str, Any]:
     """The attributes that tie a (shard) file to its model, conditions, seed, sampler and rows."""
-    a, b = shard.rows(len(conditions))
+    a, b = shard.rows(source.n)
     return {
         "seed": seed,
         "sampler": json.dumps(gen.sampler, sort_keys=True),
         "backend": gen.backend,
         "precision": gen.precision,
         "model_sha256": model_sha256(model),
-        "conditions_sha256": conditions_sha256(conditions, pdgid),
-        "rows_total": len(conditions),
+        "conditions_sha256": source.sha256(),
+        "rows_total": source.n,
         "chunk_rows": int(chunk),
         "shard_index": shard.index,
         "shard_count": shard.count,
@@ -58,8 +59,7 @@ def provenance(gen: Generator, model: str | Path, conditions: np.ndarray, pdgid:
 
 def generate_rows(
     gen: Generator,
-    conditions: np.ndarray,
-    pdgid: np.ndarray,
+    source: ConditionsSource,
     out: str | Path,
     attrs: dict[str, Any],
     *,
@@ -74,7 +74,7 @@ def generate_rows(
 
     ``attrs``: the output's attributes (with :func:`provenance`); ``fingerprint``: the run's arguments
     (a work folder with another fingerprint is emptied first)."""
-    n = len(conditions)
+    n = source.n
     a, b = shard.rows(n)
     if a == b:
         raise FastZDCError(f"shard {shard} of {n} rows holds no rows: use at most {n} shards", out)
@@ -90,14 +90,15 @@ def generate_rows(
                     advance(hi - lo)
                 continue
             whole = lo == cs and hi == ce
-            counts = gen.generate(conditions[cs:ce], seed=chunk_seed(seed, k), batch_size=batch_size,
+            conditions, pdgid = source.rows(cs, ce)
+            counts = gen.generate(conditions, seed=chunk_seed(seed, k), batch_size=batch_size,
                                   advance=advance if whole else None)[lo - cs : hi - cs]
             if not whole and advance is not None:
                 advance(hi - lo)
             saturated = int(np.count_nonzero(counts >= SATURATED))
             with H5Writer(wd.chunk_path(k), gen.detector, {**attrs, "saturated_pixels": saturated,
                                                            "row_start": lo, "row_stop": hi}) as w:
-                w.append(conditions[lo:hi], counts, pdgid[lo:hi])
+                w.append(conditions[lo - cs : hi - cs], counts, pdgid[lo - cs : hi - cs])
             generated += hi - lo
         chunks_s = time.perf_counter() - t0
         saturated = 0
