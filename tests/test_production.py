@@ -221,3 +221,15 @@ def test_particles_are_read_by_ranges_as_load_conditions_reads_them(tmp_path, mo
     with pytest.raises(FastZDCError) as streamed:
         cs.ConditionsSource(tmp_path / "bad.h5").sha256()
     assert str(streamed.value) == str(whole.value) and "row 40" in str(whole.value)
+
+
+def test_a_second_run_on_the_same_output_is_refused(setup, tmp_path):
+    from fastzdc.production.workdir import WorkDir
+
+    _, model, cond = setup
+    out = tmp_path / "o.h5"
+    with WorkDir(out, {"a": 1}):
+        with pytest.raises(FastZDCError, match="locked"):
+            generate_to_file(model, cond, out, chunk=64, progress=False)
+        assert work_dir(out).is_dir()  # the refused run leaves the running one's folder alone
+    assert not out.exists()

@@ -63,16 +63,13 @@ class WorkDir:
     def open(self) -> Self:
         try:
             self.path.mkdir(exist_ok=True)
-            fd = os.open(self.path / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o644)
+            self._lock = os.open(self.path / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o644)
         except OSError as err:
             raise FastZDCError(f"cannot create the work folder ({err.strerror or err})", self.path) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
+        if not self._try_lock():
+            self.close()
             raise FastZDCError("another fastzdc generate is writing this output (its work folder is locked)",
-                               self.path) from None
-        self._lock = fd
+                               self.path)
         run = self.path / RUN_FILE
         previous = None
         with contextlib.suppress(OSError, ValueError):
@@ -84,6 +81,16 @@ class WorkDir:
                 p.unlink()
             atomic_write_text(run, json.dumps(self.fingerprint, sort_keys=True, indent=1))
         return self
+
+    def _try_lock(self) -> bool:
+        """Take the folder's lock (again: a no-op when held); False when another process holds it."""
+        if self._lock is None:
+            return False
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        return True
 
     def chunks(self) -> Iterator[Path]:
         yield from sorted(self.path.glob("chunk-*.h5"))
@@ -99,9 +106,13 @@ class WorkDir:
             self._lock = None
 
     def __enter__(self) -> Self:
-        return self.open()
+        try:
+            return self.open()
+        except BaseException as err:  # a signal while opening: nothing to resume from yet
+            self.__exit__(type(err))
+            raise
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
-        if exc_type is not None and not any(self.path.glob("chunk-*.h5")):  # nothing to resume from
-            self.remove()
+        if exc_type is not None and self._try_lock() and not any(self.path.glob("chunk-*.h5")):
+            self.remove()  # stopped before a chunk was complete: nothing to resume from
         self.close()
