@@ -200,19 +200,22 @@ def train(
     detector: Annotated[str | None, typer.Option("--detector", "-d", help="zn or zp (default: from the config).")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML config (see configs/).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Override: number of epochs.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Override: batch size.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Override: batch size (the global batch of a step, whatever the number of torchrun processes).")] = None,
     lr: Annotated[float | None, typer.Option(help="Override: peak learning rate.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override: random seed.")] = None,
     device: Annotated[str | None, typer.Option(help="Override: cpu, cuda or auto.")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config key: --set model.widths=[8,24,48].")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue exactly from OUT/last.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue exactly from OUT/last (under torchrun: on any number of processes that divides the run's batch_parts).")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace the run already in OUT (without --resume or --overwrite a "
                                                  "non-empty OUT is refused).")] = False,
     stop_after: Annotated[int, typer.Option(help="Stop after this many epochs (resume later with --resume).")] = 0,
     init: Annotated[Path | None, typer.Option(help="Fine-tune: start from this checkpoint's weights and condition scaler (same kind, detector and network).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Train a model on the training split; validation W every epoch; best/ and last/ checkpoints."""
+    """Train a model on the training split; validation W every epoch; best/ and last/ checkpoints.
+
+    Data-parallel on N processes or GPUs: torchrun --nproc-per-node N -m fastzdc train ... (gloo on the
+    CPU, NCCL on CUDA). --batch-size stays the global batch; see docs/production.md."""
     from .models import get_kind
     from .training.config import TrainConfig, parse_set
     from .training.loop import train as run_training
@@ -229,6 +232,8 @@ def train(
         raise FastZDCError("file not found", data)
     result = run_training(cfg, data, out, resume=resume, overwrite=overwrite, stop_after=stop_after, progress=not json_out,
                           log=(lambda s: None) if json_out else console.print)
+    if result.get("rank"):  # under torchrun only process 0 reports
+        return
     if json_out:
         _emit_json(result)
         return
@@ -263,14 +268,24 @@ def generate(
                                               "all (rows without a response get two empty images); --no-gate for particles O2's "
                                               "filter kept: each lights ZN, ZP or both. Default: --no-gate for a fastzdc file "
                                               "made with the filter on, --gate otherwise.")] = None,
+    shard: Annotated[str | None, typer.Option(help="I/N: write only shard I of N (counted from 0), rows [I*R/N, (I+1)*R/N) "
+                                                   "of the R particles, each with the noise it gets in a one-process run; join "
+                                                   "the shard files with 'fastzdc merge'. Without it the shard comes from "
+                                                   "RANK/WORLD_SIZE or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set; "
+                                                   "--shard wins, and --shard 0/1 turns sharding off.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Generate one response per particle with a trained model (checkpoint or ONNX export folder); writes fastzdc HDF5."""
+    """Generate one response per particle with a trained model (checkpoint or ONNX export folder); writes fastzdc HDF5.
+
+    Crash-safe: completed chunks are kept in the folder .OUT.parts beside OUT and OUT appears only when
+    complete; run the same command again after a crash or kill and it goes on from the last completed chunk."""
     from .workflows import generate_to_file
 
     if detector is not None and detector.lower() == "both":
         from .cli_joint import generate_both
 
+        if shard is not None:
+            raise FastZDCError("--shard works for one detector; --detector both runs in one process")
         return generate_both(conditions, out, seed=seed, batch_size=batch_size, precision=precision, device=device,
                              options=joint or [], include_none=gate, json_out=json_out)
     if detector is not None and detector.lower() not in ("zn", "zp"):
@@ -279,7 +294,7 @@ def generate(
         raise FastZDCError("give --model (or --detector both)")
     result = generate_to_file(model, conditions, out, steps=steps, method=method, batch_size=batch_size, seed=seed,
                               device=device, progress=not json_out, backend=backend.lower(), sampler=_sample_opts(sample_opt),
-                              precision=precision.lower())
+                              precision=precision.lower(), shard=shard)
     if result["saturated_pixels"]:
         print(f"fastzdc: warning: {out}: {result['saturated_pixels']} pixels saturated at 65535 photons (the model asked "
               f"for more; attribute 'saturated_pixels' of the file)", file=sys.stderr)
@@ -287,6 +302,25 @@ def generate(
         _emit_json(result)
         return
     console.print(f"wrote {result['rows']} {result['detector'].upper()} responses of {result['model']} to {result['file']} ({result['ms_per_sample']:.3f} ms/sample, {result['backend']})")
+
+
+@app.command()
+def merge(
+    shards: Annotated[list[Path], typer.Argument(help="The shard files of one 'fastzdc generate --shard' run, in any order.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .h5: the file a one-process run writes, row for row.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Join the shard files of one sharded generate run into one HDF5 file (streamed, bounded memory).
+
+    Refuses shards of different runs (model SHA-256, seed, sampler, back end, precision, chunk size,
+    conditions, shard count) and missing, duplicate or overlapping rows, before writing anything."""
+    from .production.merge import merge_shards
+
+    result = merge_shards(shards, out)
+    if json_out:
+        _emit_json(result)
+        return
+    console.print(f"merged {result['shards']} shards, {result['rows']} rows -> {result['file']}")
 
 
 @app.command()

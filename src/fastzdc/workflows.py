@@ -270,6 +270,7 @@ def generate_to_file(
     backend: str = "auto",
     sampler: dict[str, Any] | None = None,
     precision: str = "auto",
+    shard: str | None = None,
 ) -> dict[str, Any]:
     """Generate one response per condition row with a trained model and stream them to HDF5.
 
@@ -278,46 +279,52 @@ def generate_to_file(
     Runtime, CPU; same noise, same numbers up to float rounding) or ``auto``
     (:func:`fastzdc.inference.backend.choose_backend`). ``sampler``: any sampler options of the model's kind
     (``steps`` and ``method`` may also come as their own arguments). ``precision``: ``auto``, ``float32``
-    or ``bfloat16`` (:mod:`fastzdc.inference.precision`; bfloat16 runs with PyTorch).
+    or ``bfloat16`` (:mod:`fastzdc.inference.precision`; bfloat16 runs with PyTorch). ``shard``: ``"i/n"``
+    writes only shard i of n (default: from the environment, :mod:`fastzdc.production.shards`). A killed
+    run resumes from its completed chunks when run again with the same arguments
+    (:mod:`fastzdc.production.workdir`).
     """
     import time
 
+    from .data.conditions_stream import ConditionsSource
     from .inference import load_generator, sampler_overrides
+    from .production.generate import generate_rows, provenance
+    from .production.shards import resolve_shard
 
     check_seed(seed)
     if not 1 <= batch_size <= MAX_BATCH:
         raise FastZDCError(f"--batch-size must be in [1, {MAX_BATCH}], got {batch_size}")
+    if not 1 <= chunk <= 1 << 24:
+        raise FastZDCError(f"chunk must be in [1, {1 << 24}], got {chunk}")
     if steps is not None and not 1 <= steps <= MAX_STEPS:
         raise FastZDCError(f"--steps must be in [1, {MAX_STEPS}], got {steps}")
     if file_format(out) != "h5":
         raise FastZDCError("generate writes HDF5: give an .h5 output", out)
+    part = resolve_shard(shard)
     check_writable(out)
     check_not_input(out, [*input_paths(conditions_file), model])
     gen = load_generator(model, device=device, backend=backend, precision=precision, batch_size=batch_size,
                          **sampler_overrides(sampler, steps, method))
-    conditions, pdgid = load_conditions(conditions_file)
+    source = ConditionsSource(conditions_file)  # HDF5: read chunk by chunk (memory independent of the rows)
     attrs = {
         "generator": f"fastzdc model {gen.name} ({model})",
         "synthetic": True,
-        "seed": seed,
-        "sampler": json_dumps(gen.sampler),
         "code_version": __version__,
-        "backend": gen.backend,
-        "precision": gen.precision,
+        **provenance(gen, model, source, seed=seed, chunk=chunk, shard=part),
     }
+    fingerprint = {**attrs, "device": str(gen.device), "batch_size": batch_size}
+    a, b = part.rows(source.n)
     t0 = time.perf_counter()
-    saturated = 0
-    with H5Writer(out, gen.detector, attrs) as w, progress_bar(f"generate {gen.name}", len(conditions), progress) as advance:
-        for k, start in enumerate(range(0, len(conditions), chunk)):
-            sl = slice(start, start + chunk)
-            counts = gen.generate(conditions[sl], seed=seed * 7919 + k, batch_size=batch_size, advance=advance)
-            saturated += int(np.count_nonzero(counts >= SATURATED))
-            w.append(conditions[sl], counts, pdgid[sl])
-        w.attrs_update({"saturated_pixels": saturated, "saturation_count": SATURATED})
+    label = f"generate {gen.name}" + (f" shard {part}" if part.sharded else "")
+    with progress_bar(label, b - a, progress) as advance:
+        done = generate_rows(gen, source, out, attrs, seed=seed, chunk=chunk, shard=part,
+                             batch_size=batch_size, fingerprint=fingerprint, advance=advance)
     elapsed = time.perf_counter() - t0
-    return {"file": str(out), "rows": int(len(conditions)), "model": gen.name, "detector": gen.detector.name,
-            "sampler": gen.sampler, "seconds": round(elapsed, 3), "ms_per_sample": 1e3 * elapsed / len(conditions),
-            "backend": gen.backend, "precision": attrs["precision"], "saturated_pixels": saturated}
+    return {"file": str(out), "rows": done["rows"], "model": gen.name, "detector": gen.detector.name,
+            "sampler": gen.sampler, "seconds": round(elapsed, 3), "ms_per_sample": 1e3 * elapsed / max(1, done["rows"]),
+            "backend": gen.backend, "precision": attrs["precision"], "saturated_pixels": done["saturated_pixels"],
+            "shard": str(part), "shard_source": part.source, "row_start": a, "row_stop": b,
+            "resumed_rows": done["resumed_rows"], "seconds_join": done["seconds_join"]}
 
 
 def json_dumps(obj: Any) -> str:
