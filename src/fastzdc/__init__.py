@@ -44,6 +44,7 @@ def load(
     device: Any = None,
     backend: str = "auto",
     precision: str = "float32",
+    gate: str | Path | None = None,
     **sampler: Any,
 ) -> Generator:
     """A trained model as a :class:`Generator`.
@@ -57,6 +58,8 @@ def load(
         precision: ``"float32"`` (exact, the default), ``"bfloat16"`` (PyTorch autocast; fast on CPUs with
             AMX and on GPUs), ``"auto"`` (bfloat16 where measured safe and native), or ``"float16"`` (the
             float16 graph of an export folder).
+        gate: a response-gate checkpoint (e.g. ``"weights/gate"``): the gate draws whether the particle lights
+            the model's detector (given O2's filter), the model draws the lit response (docs/joint.md).
         sampler: sampler options over the checkpoint's, e.g. ``steps=4``, ``method="midpoint"``.
 
     Raises:
@@ -64,7 +67,13 @@ def load(
     """
     from .inference import load_generator
 
-    return load_generator(path, device=device, backend=backend, precision=precision, **sampler)
+    model = load_generator(path, device=device, backend=backend, precision=precision, **sampler)
+    if gate is None:
+        return model
+    from .inference.gate import load_gate
+    from .inference.gated import GatedGenerator
+
+    return GatedGenerator(load_gate(gate), model)
 
 
 def load_joint(

@@ -340,6 +340,10 @@ def evaluate(
     lookup: Annotated[Path | None, typer.Option(help="Training file (.h5/.npz) or look-up folder for the shower-library row "
                                                      "after the floor (default: train.h5 beside --data, as written by 'fastzdc split').")] = None,
     no_lookup: Annotated[bool, typer.Option("--no-lookup", help="Leave out the shower-library row.")] = False,
+    response_gate: Annotated[Path | None, typer.Option("--response-gate", help="A response-gate checkpoint (e.g. "
+                                                       "weights/gate): also score every model behind it, in a row "
+                                                       "'MODEL + gate' (the gate draws whether the detector is lit, "
+                                                       "the model draws the lit response).")] = None,
     precision: PrecisionOpt = "auto",
     detector: Annotated[str | None, typer.Option("--detector", "-d", help="both: the joint evaluation of ZN and ZP of the same "
                                                  "particles (--data: either file of a 'simulate -d both' pair); the 2x2 "
@@ -364,7 +368,7 @@ def evaluate(
     result = evaluate_models(model or [], data, n_rep=n_rep, seed=seed, floor=floor, max_rows=max_rows,
                              steps=steps, method=method, progress=not json_out, out=out, fidelity=fidelity, quick=quick,
                              sampler=_sample_opts(sample_opt), precision=precision.lower(),
-                             lookup=False if no_lookup else lookup)
+                             lookup=False if no_lookup else lookup, gate=response_gate)
     if json_out:
         _emit_json(result)
         return

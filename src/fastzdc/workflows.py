@@ -351,6 +351,7 @@ def evaluate_models(
     sampler: dict[str, Any] | None = None,
     precision: str = "float32",
     lookup: str | Path | bool | None = None,
+    gate: str | Path | None = None,
 ) -> dict[str, Any]:
     """Score models on a test file with the published protocol (n_rep generations per condition,
     pooled). With ``floor`` the Monte Carlo re-simulates the same test particles first: the
@@ -360,7 +361,10 @@ def evaluate_models(
     the diversity ratio (:func:`add_fidelity`; ``quick``: without the image classifier). ``precision``:
     the models' inference precision (:mod:`fastzdc.inference.precision`; the CLI passes ``auto``).
     ``lookup``: the shower-library row after the floor, built from a training file or a look-up folder;
-    None looks for ``train.h5`` beside ``data`` (the layout of ``fastzdc split``), False leaves it out."""
+    None looks for ``train.h5`` beside ``data`` (the layout of ``fastzdc split``), False leaves it out.
+    ``gate``: a response-gate checkpoint; every model is scored a second time behind it
+    (:class:`fastzdc.inference.gated.GatedGenerator`, drawn given O2's filter when the test file was made
+    with it), in a row named ``MODEL + gate``."""
     from .evaluation import add_fidelity, floor_generator, score_generators, steps_sweep
     from .inference import load_generator, sampler_overrides
 
@@ -383,11 +387,20 @@ def evaluate_models(
         gens.append((lib, False))
     elif lookup is not False:
         notes.append("no look-up row: no train.h5 beside the test file; give --lookup TRAIN_FILE")
+    model_gens = []
     for m in models:
         g = load_generator(m, precision=precision, batch_size=batch_size, **sampler_overrides(sampler, steps, method))
         if g.detector.name != ds.detector.name:
             raise FastZDCError(f"model is for {g.detector.name.upper()}, data are {ds.detector.name.upper()}", m)
-        gens.append((g, False))
+        model_gens.append(g)
+    gens += [(g, False) for g in model_gens]
+    if gate is not None:
+        from .inference.gate import load_gate
+        from .inference.gated import GatedGenerator
+
+        the_gate = load_gate(gate)
+        filtered = bool(ds.attrs.get("o2_filter", True))
+        gens += [(GatedGenerator(the_gate, g, given_filter=filtered), False) for g in model_gens]
     if out is not None:
         try:
             Path(out).mkdir(parents=True, exist_ok=True)
