@@ -88,3 +88,22 @@ def test_evaluate_scores_every_model_a_second_time_behind_the_gate(tmp_path):
                              progress=False, gate=gate_dir)
     names = [r["name"] for r in result["results"]]
     assert len(names) == 2 and names[1] == names[0] + " + gate"
+
+
+def test_generate_writes_the_gated_responses_and_the_gate_hash(tmp_path):
+    import h5py
+
+    from fastzdc.data.hdf5 import read_h5, write_h5
+    from fastzdc.training.gate import save_gate
+    from fastzdc.workflows import generate_to_file
+    from tests.conftest import random_fm_checkpoint
+
+    dark = constant_gate([0.0, 1.0, 0.0, 0.0])  # ZN only: ZP never lit
+    gate_dir = save_gate(tmp_path / "gate", dark.net, dark.scaler, {"hidden": 4, "depth": 1}, {}, {}, {})
+    ds = make_dataset(30, ZP, seed=6)
+    write_h5(ds, tmp_path / "particles.h5", {"o2_filter": True})
+    model = random_fm_checkpoint(tmp_path / "fm", ZP)
+    generate_to_file(model, tmp_path / "particles.h5", tmp_path / "out.h5", progress=False, gate=gate_dir)
+    assert not read_h5(tmp_path / "out.h5").responses.any()
+    with h5py.File(tmp_path / "out.h5") as f:
+        assert len(f.attrs["gate_sha256"]) == 64 and "gate" in f.attrs["sampler"]

@@ -273,6 +273,11 @@ def generate(
                                                    "the shard files with 'fastzdc merge'. Without it the shard comes from "
                                                    "RANK/WORLD_SIZE or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set; "
                                                    "--shard wins, and --shard 0/1 turns sharding off.")] = None,
+    response_gate: Annotated[Path | None, typer.Option("--response-gate", help="One detector behind the response gate "
+                                                       "(e.g. weights/gate): the gate draws whether the particle lights "
+                                                       "the detector, the model draws the lit response (given O2's "
+                                                       "filter for a fastzdc file made with it, else for a raw list; "
+                                                       "docs/joint.md).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Generate one response per particle with a trained model (checkpoint or ONNX export folder); writes fastzdc HDF5.
@@ -294,7 +299,7 @@ def generate(
         raise FastZDCError("give --model (or --detector both)")
     result = generate_to_file(model, conditions, out, steps=steps, method=method, batch_size=batch_size, seed=seed,
                               device=device, progress=not json_out, backend=backend.lower(), sampler=_sample_opts(sample_opt),
-                              precision=precision.lower(), shard=shard)
+                              precision=precision.lower(), shard=shard, gate=response_gate)
     if result["saturated_pixels"]:
         print(f"fastzdc: warning: {out}: {result['saturated_pixels']} pixels saturated at 65535 photons (the model asked "
               f"for more; attribute 'saturated_pixels' of the file)", file=sys.stderr)

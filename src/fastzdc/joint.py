@@ -12,7 +12,7 @@ import torch
 
 from ._atomic import check_dir_writable, check_not_input
 from .checkpoint import file_sha256
-from .data.pair import partner_paths, read_lit_pair
+from .data.pair import input_is_filtered, partner_paths, read_lit_pair
 from .errors import FastZDCError
 
 
@@ -96,23 +96,6 @@ def evaluate_gate_files(gate: str | Path, data: str | Path, *, redraws: int = 0,
             draws.append(lit["zn"].astype(np.int64) + 2 * lit["zp"].astype(np.int64))
         result["monte_carlo"] = redraw_reference(np.stack(draws), pair.states)
     return result
-
-
-def input_is_filtered(path: str | Path) -> bool:
-    """Whether a conditions file holds particles O2's filter kept: a fastzdc HDF5 file whose ``o2_filter``
-    attribute is true. Anything else (CSV/text particle lists, unfiltered files) is a raw particle list."""
-    from .data import file_format
-
-    path = Path(path)
-    if path.suffix.lower() not in (".h5", ".hdf5", ".hdf") or file_format(path) != "h5":
-        return False
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            return bool(f.attrs.get("o2_filter", False))
-    except OSError as err:
-        raise FastZDCError(f"cannot read the HDF5 file ({err})", path) from None
 
 
 def generate_both_to_files(

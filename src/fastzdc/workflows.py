@@ -271,6 +271,7 @@ def generate_to_file(
     sampler: dict[str, Any] | None = None,
     precision: str = "auto",
     shard: str | None = None,
+    gate: str | Path | None = None,
 ) -> dict[str, Any]:
     """Generate one response per condition row with a trained model and stream them to HDF5.
 
@@ -282,7 +283,9 @@ def generate_to_file(
     or ``bfloat16`` (:mod:`fastzdc.inference.precision`; bfloat16 runs with PyTorch). ``shard``: ``"i/n"``
     writes only shard i of n (default: from the environment, :mod:`fastzdc.production.shards`). A killed
     run resumes from its completed chunks when run again with the same arguments
-    (:mod:`fastzdc.production.workdir`).
+    (:mod:`fastzdc.production.workdir`). ``gate``: a response-gate checkpoint in front of the model
+    (:class:`fastzdc.inference.gated.GatedGenerator`; given O2's filter when the conditions file was made
+    with it, else for a raw particle list).
     """
     import time
 
@@ -302,9 +305,15 @@ def generate_to_file(
         raise FastZDCError("generate writes HDF5: give an .h5 output", out)
     part = resolve_shard(shard)
     check_writable(out)
-    check_not_input(out, [*input_paths(conditions_file), model])
+    check_not_input(out, [*input_paths(conditions_file), model, *([gate] if gate is not None else [])])
     gen = load_generator(model, device=device, backend=backend, precision=precision, batch_size=batch_size,
                          **sampler_overrides(sampler, steps, method))
+    if gate is not None:
+        from .data.pair import input_is_filtered
+        from .inference.gate import load_gate
+        from .inference.gated import GatedGenerator
+
+        gen = GatedGenerator(load_gate(gate), gen, given_filter=input_is_filtered(conditions_file))
     source = ConditionsSource(conditions_file)  # HDF5: read chunk by chunk (memory independent of the rows)
     attrs = {
         "generator": f"fastzdc model {gen.name} ({model})",
@@ -312,6 +321,10 @@ def generate_to_file(
         "code_version": __version__,
         **provenance(gen, model, source, seed=seed, chunk=chunk, shard=part),
     }
+    if gate is not None:
+        from .production.provenance import model_sha256
+
+        attrs["gate_sha256"] = model_sha256(gate)
     fingerprint = {**attrs, "device": str(gen.device), "batch_size": batch_size}
     a, b = part.rows(source.n)
     t0 = time.perf_counter()

@@ -80,3 +80,20 @@ def read_lit_pair(zn_path: str | Path, zp_path: str | Path, *, keep: str = "lit"
             raise FastZDCError(f"{start} rows, the ZN file has {len(cond)}", path)
     pair = LitPair(cond, np.concatenate(pdg_parts), np.concatenate(lit["zn"]), np.concatenate(lit["zp"]), attrs)
     return pair, {d: np.concatenate(v) for d, v in resp.items() if v}
+
+
+def input_is_filtered(path: str | Path) -> bool:
+    """Whether a conditions file holds particles O2's filter kept: a fastzdc HDF5 file whose ``o2_filter``
+    attribute is true. Anything else (CSV/text particle lists, unfiltered files) is a raw particle list."""
+    from . import file_format
+
+    path = Path(path)
+    if path.suffix.lower() not in (".h5", ".hdf5", ".hdf") or file_format(path) != "h5":
+        return False
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return bool(f.attrs.get("o2_filter", False))
+    except OSError as err:
+        raise FastZDCError(f"cannot read the HDF5 file ({err})", path) from None
