@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Export the shipped flow-matching weights and their few-step students to ONNX for ALICE O2 / ONNX Runtime
-# (float32 + float16, explicit-noise and graph-noise variants, O2 scaler, model card) into
-# weights/onnx/{fm,fmd}-{zn,zp}. Re-run after the weights in weights/fm-* or weights/fmd-* change:
-# tests/test_export.py fails on a stale export. About 20 s per model on 2 CPU cores.
+# Export the shipped flow-matching weights, their few-step students and the latent FMs to ONNX for ALICE
+# O2 / ONNX Runtime (explicit-noise and graph-noise variants, O2 scaler, model card) into
+# weights/onnx/{fm,fmd,lfm}-{zn,zp}; float16 variants for the FM models (a float16 latent FM fails the
+# self-check: its noise dither needs float32). Re-run after the weights change: tests/test_export.py and
+# tests/test_export_latent.py fail on a stale export. About 20 s per model on 2 CPU cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FZ=${FZ:-.venv/bin/fastzdc}
@@ -11,4 +12,5 @@ for d in zn zp; do
     for name in fm fmd; do   # the flow-matching weights and their few-step students
         $FZ export onnx --model weights/$name-$d --out weights/onnx/$name-$d --fp16
     done
+    $FZ export onnx --model weights/lfm-$d --out weights/onnx/lfm-$d   # the latent FM (decoder in the graph)
 done
