@@ -20,7 +20,6 @@ from ..sampling.counts import sample_counts
 from ..sampling.noise import NoiseStream
 from .precision import resolve_precision
 
-
 BF16_BLOCK = {"cpu": 1024, "cuda": 4096}
 """Rows per network call in bfloat16, whatever the batch size asked for (the last call padded): the same
 seed then gives the same counts at every batch size. 1024 on the CPU: the latent FM's MLP runs 1.3x
