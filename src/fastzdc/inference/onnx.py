@@ -176,8 +176,13 @@ class OnnxGenerator:
             raise FastZDCError(f"the ONNX graph has its sampler unrolled ({self.sampler}); re-export to change "
                                + ", ".join(f"{k}={v}" for k, v in fixed.items()))
         cond = self.scaler.transform(validate_conditions(conditions))
-        out = np.empty((len(cond), *self.detector.shape), np.uint16)
         noise = NoiseStream(0 if seed is None else int(seed), self.noise_shape)
+        if len(cond) <= batch_size:  # one call (O2's per-particle case): no copy into an output array
+            out = self.counts(cond, noise.rows(0, len(cond)).numpy())
+            if advance is not None:
+                advance(len(cond))
+            return out
+        out = np.empty((len(cond), *self.detector.shape), np.uint16)
         for start in range(0, len(cond), batch_size):
             c = cond[start : start + batch_size]
             out[start : start + len(c)] = self.counts(c, noise.rows(start, start + len(c)).numpy())

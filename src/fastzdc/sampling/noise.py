@@ -43,24 +43,27 @@ class NoiseStream:
         self.seed = seed
         self.shape = tuple(shape)
         self.step = row_step(self.shape)
-        self._cache: tuple[int, torch.Generator, torch.Tensor] | None = None
+        self._cache: tuple[int, torch.Generator, torch.Tensor | None] | None = None
 
     def _block(self, k: int, upto: int) -> torch.Tensor:
         """Rows ``[0, upto)`` of block ``k`` (at least; drawn in steps of :attr:`step` rows)."""
         if self._cache is None or self._cache[0] != k:
-            gen = torch.Generator().manual_seed((self.seed * 1_000_003 + k) % (2**63))
-            self._cache = (k, gen, torch.empty((0, *self.shape)))
+            self._cache = (k, torch.Generator().manual_seed((self.seed * 1_000_003 + k) % (2**63)), None)
         _, gen, drawn = self._cache
-        if len(drawn) < upto:
-            more = min(NOISE_BLOCK, -(-upto // self.step) * self.step) - len(drawn)
+        have = 0 if drawn is None else len(drawn)
+        if have < upto:
+            more = min(NOISE_BLOCK, -(-upto // self.step) * self.step) - have
             extra = torch.randn((more, *self.shape), generator=gen)
-            drawn = extra if len(drawn) == 0 else torch.cat([drawn, extra])
+            drawn = extra if drawn is None else torch.cat([drawn, extra])
             self._cache = (k, gen, drawn)
         return drawn
 
     def rows(self, a: int, b: int) -> torch.Tensor:
+        k0, k1 = a // NOISE_BLOCK, (b - 1) // NOISE_BLOCK
+        if k0 == k1:  # the common case: one block
+            return self._block(k0, b - k0 * NOISE_BLOCK)[a - k0 * NOISE_BLOCK : b - k0 * NOISE_BLOCK]
         parts = []
-        for k in range(a // NOISE_BLOCK, (b - 1) // NOISE_BLOCK + 1):
+        for k in range(k0, k1 + 1):
             lo, hi = max(a, k * NOISE_BLOCK), min(b, (k + 1) * NOISE_BLOCK)
             parts.append(self._block(k, hi - k * NOISE_BLOCK)[lo - k * NOISE_BLOCK : hi - k * NOISE_BLOCK])
-        return parts[0] if len(parts) == 1 else torch.cat(parts)
+        return torch.cat(parts)
