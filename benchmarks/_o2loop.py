@@ -4,7 +4,9 @@ O2 opens one session per model (1 intra-op thread, no spinning) and calls it onc
 1 with a fresh noise vector and the scaled features. Measured here for each export folder: that loop;
 the same particles batched B per call; the graph-optimisation levels at batch 1; the Python API's loop
 (``fastzdc.load(folder)`` then ``generate`` on one particle, a new seed per call) against the bare call;
-and, for a checkpoint re-exported in memory with fewer steps, the batch-1 loop again.
+and, for a checkpoint re-exported in memory with fewer steps, the batch-1 loop again. ``--o2-dropin-w ROWS``:
+W / floor of the O2 drop-in graph (``model.o2.onnx``, 10-value noise expanded in the graph) against
+``model.o2.onnx``'s source graph ``model.onnx`` on the same test rows.
 """
 
 from __future__ import annotations
@@ -129,6 +131,36 @@ def _steps_rows(spec: str, args) -> list[str]:
     return rows
 
 
+def _dropin_row(folder: Path, args) -> str | None:
+    """W / floor of model.onnx (two noise seeds) and of model.o2.onnx on the first ROWS test rows, n_rep 2."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _common import first_rows, floor_counts
+
+    from fastzdc.evaluation.metrics import compare_counts
+    from fastzdc.export.dropin import DROPIN_FILE
+    from fastzdc.inference.onnx import OnnxGenerator
+    from fastzdc.nn.noise_expand import O2_NOISE
+
+    if not (folder / DROPIN_FILE).is_file():
+        return None
+    card = load_card(folder)
+    det = card["detector"]
+    ds = first_rows(Path(str(args.data).replace("split_zn", f"split_{det}").replace("split_zp", f"split_{det}")), args.o2_dropin_w)
+    tiled = np.tile(ds.conditions, (2, 1))
+    full = fastzdc.load(folder)
+    dropin = OnnxGenerator(open_session(folder / DROPIN_FILE, threads=torch.get_num_threads()), full.detector, full.scaler,
+                           (O2_NOISE,), name=f"{card['name']} (O2 drop-in)", sampler=card["sampler"])
+    floor = compare_counts(full.detector, ds.responses, floor_counts(ds, n_rep=2, seed=1_000_000_008), 2)["w_mean"]
+    w = {k: compare_counts(full.detector, ds.responses, g.generate(tiled, seed=s, batch_size=1024), 2)["w_mean"]
+         for k, g, s in (("full1", full, 1), ("full2", full, 2), ("o2", dropin, 1))}
+    row = (f"| `{folder.name}` | {det.upper()} | {floor:.3f} | {w['full1'] / floor:.2f} | {w['full2'] / floor:.2f} | "
+           f"**{w['o2'] / floor:.2f}** | {100 * (w['o2'] / w['full1'] - 1):+.1f} % |")
+    print(row, flush=True)
+    return row
+
+
 def o2_loop_section(args, machine_text: str) -> list[str]:
     torch.set_num_threads(1)
     load0 = os.getloadavg()[0]
@@ -150,6 +182,13 @@ def o2_loop_section(args, machine_text: str) -> list[str]:
                  "| model | steps | batch 1 |", "|---|---:|---:|"]
         for spec in args.o2_steps:
             text += _steps_rows(spec, args)
+    if args.o2_dropin_w:
+        rows = [r for r in (_dropin_row(Path(f), args) for f in args.o2_loop) if r]
+        text += ["", (f"O2 drop-in (`model.o2.onnx`, O2's 10-value noise vector expanded in the graph) against `model.onnx` "
+                      f"(the model's full noise), first {args.o2_dropin_w} test rows, 2 generations each, W / floor with the "
+                      "floor of the same rows; the second `model.onnx` column uses other noise (seed 2): the seed-to-seed scatter."), "",
+                 "| export | det | floor W | `model.onnx` seed 1 | `model.onnx` seed 2 | **`model.o2.onnx`** | drop-in vs seed 1 |",
+                 "|---|---|---:|---:|---:|---:|---:|", *rows]
     text += ["", (f"Load average (1 min) of this shared 2-core machine: {load0:.1f} at the start, {os.getloadavg()[0]:.1f} "
                   "at the end (other jobs running: compare within this table).")]
     return text

@@ -16,7 +16,7 @@
 O2's particle loop, for any export folders (no --det/--model/--export needed)::
 
     python benchmarks/bench_onnx.py --o2-loop weights/onnx/fmd-zn weights/onnx/lfm-zn ... --data data/split_zn/test.h5 \
-        [--o2-steps fmd-zn:1,2] [--append]
+        [--o2-steps fmd-zn:1,2] [--o2-dropin-w 2000] [--append]
 
 * one ONNX Runtime session per model created once (1 intra-op thread, no spinning, as O2 opens it), then
   one ``run`` per particle at batch 1 with fresh noise (``model.onnx``); the same particles batched B per
@@ -174,6 +174,7 @@ def main() -> None:
     ap.add_argument("--o2-steps", nargs="*", default=[], metavar="NAME:S1,S2", help="checkpoint weights/NAME re-exported with S steps")
     ap.add_argument("--o2-particles", type=int, default=200)
     ap.add_argument("--o2-rounds", type=int, default=5)
+    ap.add_argument("--o2-dropin-w", type=int, default=0, metavar="ROWS", help="W / floor of model.o2.onnx against model.onnx")
     ap.add_argument("--rows", type=int, default=5000)
     ap.add_argument("--n-rep", type=int, default=2)
     ap.add_argument("--no-speed", action="store_true")
