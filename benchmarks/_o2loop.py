@@ -82,22 +82,25 @@ def _folder_rows(folder: Path, args) -> tuple[str, str]:
     gen = fastzdc.load(folder)
     bare = [i.name for i in sess.get_inputs()]
 
-    def api_and_bare() -> tuple[float, float]:
-        """ms per particle of the API loop and of the bare call on the API generator's own session, call by
-        call in turn (both see the same load)."""
+    def api_and_bare() -> tuple[list[float], list[float]]:
+        """ms of each API call and of each bare call on the API generator's own session, call by call in
+        turn (both see the same load)."""
         cs = gen.scaler.transform(raw)
-        t_api = t_bare = 0.0
+        t_api, t_bare = [], []
         for i in range(len(raw)):
             t0 = time.perf_counter()
             gen.session.run([OUTPUT], {bare[0]: noise[i : i + 1], bare[1]: cs[i : i + 1]})
             t1 = time.perf_counter()
             gen.generate(raw[i : i + 1], seed=i)
-            t_bare, t_api = t_bare + t1 - t0, t_api + time.perf_counter() - t1
-        return 1e3 * t_api / len(raw), 1e3 * t_bare / len(raw)
+            t_bare.append(1e3 * (t1 - t0))
+            t_api.append(1e3 * (time.perf_counter() - t1))
+        return t_api, t_bare
 
-    pairs = [api_and_bare() for _ in range(args.o2_rounds + 1)][1:]
-    api_ms, bare_ms = (statistics.median(p[j] for p in pairs) for j in (0, 1))
-    ratio = statistics.median(p[0] / p[1] for p in pairs)
+    api_and_bare()  # warm-up
+    pairs = [api_and_bare() for _ in range(args.o2_rounds)]
+    api_ms = statistics.median(t for p in pairs for t in p[0])  # medians per call: a busy machine's preemptions
+    bare_ms = statistics.median(t for p in pairs for t in p[1])  # inflate loop totals at random
+    ratio = api_ms / bare_ms
     fns = {"b1": lambda: _loop_ms(sess, noise, scaled)}
     fns.update({f"b{b}": (lambda b=b: _loop_ms(sess, noise, scaled, b)) for b in BATCHES})
     level_sessions = {}
@@ -172,7 +175,7 @@ def o2_loop_section(args, machine_text: str) -> list[str]:
             f"ms per particle over the first {args.o2_particles} test rows, median of {args.o2_rounds} interleaved rounds. "
             "**batch 1** is O2's call; B = 4 / 16 / 64 batches the particles of one event into one call. "
             "API loop: `fastzdc.load(folder)` then `generate` on one particle with a new seed per call, against the bare "
-            "call on the same session, call by call in turn (median over rounds of the ratio of the loop totals). W / floor: the checkpoint's `weights/NAME.eval.json` (test split, 5000 rows).", "",
+            "call on the same session, call by call in turn (median ms per call over all rounds, and their ratio). W / floor: the checkpoint's `weights/NAME.eval.json` (test split, 5000 rows).", "",
             "| export | det | kind | params | steps | **batch 1** | B 4 | B 16 | B 64 | API loop / bare call | W / floor |",
             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|", *mains, "",
             "Batch 1 by ONNX Runtime graph-optimisation level (ms per particle):", "",
