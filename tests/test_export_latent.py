@@ -18,6 +18,7 @@ from fastzdc.export.exporter import TOLERANCE
 from fastzdc.export.o2 import O2ParticleSimulation
 from fastzdc.inference import load_generator
 from fastzdc.inference.card import load_card
+from fastzdc.inference.onnx import OnnxGenerator, open_session
 from fastzdc.sampling.noise import NoiseStream
 
 from .conftest import make_dataset
@@ -41,7 +42,7 @@ def test_shipped_latent_fm_export_is_current_and_matches_pytorch(det):
     weights = ROOT / "weights" / f"lfm-{det}" / "weights.safetensors"
     assert card["source"]["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest(), \
         "stale ONNX export: run scripts/export_onnx.sh"
-    assert card["kind"] == "latent-fm" and card["o2"]["model_file"] == "model.onnx"
+    assert card["kind"] == "latent-fm" and card["o2"]["model_file"] == "model.o2.onnx" and card["o2"]["noise_values"] == 10
     torch_gen = load_generator(ROOT / "weights" / f"lfm-{det}")  # float32 PyTorch
     assert card["sampler"] == torch_gen.sampler and card["noise_shape"] == list(torch_gen.kind.noise_shape())
     particles = make_dataset(32, DETECTORS[det], seed=21).conditions
@@ -68,6 +69,13 @@ def test_o2_per_particle_procedure_on_the_latent_fm(det):
     assert sums.sum() > 0
     for k in range(4):
         assert sim.channels(particles[k], noise[k].ravel()) == sums[k].astype(int).tolist()
+    # the shipped drop-in graph takes O2's 10-value noise vector as it is
+    dropin = O2ParticleSimulation(folder / "model.o2.onnx", folder / "scaler.txt", detector)
+    vec = np.random.default_rng(1).standard_normal((4, 10)).astype(np.float32)
+    direct = OnnxGenerator(open_session(folder / "model.o2.onnx"), detector, gen.scaler, (10,), name="o2", sampler={})
+    sums10 = detector.channel_sums(direct.counts(gen.scaler.transform(particles), vec))
+    assert sums10.sum() > 0
+    assert [dropin.channels(particles[k], vec[k]) for k in range(4)] == sums10.astype(int).tolist()
 
 
 def test_generate_and_evaluate_run_the_latent_fm_export(cli, tmp_path):
