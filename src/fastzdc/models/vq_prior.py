@@ -67,7 +67,7 @@ class VQPrior(ModelKind):
     sampler_defaults = {"temperature": 1.1, "top_k": 32, "top_p": 1.0, "dither": True}
     """from the sweep of benchmarks/bench_vq.py (docs/models.md, "VQ-GAN")"""
     first_stage = FirstStage(option="vq", kind="vq", label="VQ autoencoder", sha="vq_weights_sha256", hparams="vq_hparams")
-    quick_export = False  # the T decoding steps unroll into the graph: exporting takes minutes
+    quick_export = False  # the T decoding steps unroll into the graph: exporting takes minutes (no graph optimiser)
 
     def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
         super().__init__(detector, hparams)
