@@ -56,7 +56,7 @@ def open_session(model: str | Path | bytes, *, threads: int = 1, where: str | Pa
         model = str(model)
     try:
         return ort.InferenceSession(model, session_options(threads), providers=["CPUExecutionProvider"])
-    except Exception as err:  # onnxruntime raises its own exception types (Fail, InvalidGraph, ...)
+    except Exception as err:  # noqa: BLE001  onnxruntime raises its own exception types (Fail, InvalidGraph, ...)
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise FastZDCError(f"cannot load the ONNX model ({first[:300]})", where) from None
 
