@@ -29,9 +29,11 @@ LAYERS: list[set[str]] = [
     {"evaluation"},
     {"report"},
     {"export"},
-    {"workflows", "demo"},
-    {"cli"},
+    {"production"},
+    {"workflows", "demo", "fit", "joint"},
+    {"cli", "cli_joint"},
     {"__init__"},
+    {"__main__"},
 ]
 """lowest first: a module may import its own layer and the layers before it"""
 

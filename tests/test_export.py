@@ -315,7 +315,7 @@ def test_calculate_channels_matches_the_detector_on_both_shapes():
 def _shipped(det: str, name: str = "fm") -> Path:
     folder = ROOT / "weights" / "onnx" / f"{name}-{det}"
     if not folder.exists():
-        pytest.fail(f"{folder} missing: run scripts/export_onnx.sh")
+        pytest.fail(f"{folder} missing: run fastzdc export onnx --fp16 (docs/training.md)")
     return folder
 
 
@@ -325,7 +325,7 @@ def test_shipped_exports_are_current_and_match_pytorch(det, name):
     folder = _shipped(det, name)
     card = load_card(folder)
     weights = ROOT / "weights" / f"{name}-{det}" / "weights.safetensors"
-    assert card["source"]["weights_sha256"] == _sha256(weights), "stale ONNX export: run scripts/export_onnx.sh"
+    assert card["source"]["weights_sha256"] == _sha256(weights), "stale ONNX export: run fastzdc export onnx --fp16 (docs/training.md)"
     torch_gen = load_generator(ROOT / "weights" / f"{name}-{det}")
     assert card["sampler"] == torch_gen.sampler and card["noise_shape"] == list(torch_gen.kind.noise_shape())
     cond = torch_gen.scaler.transform(make_dataset(16, SHIPPED[det], seed=11).conditions)

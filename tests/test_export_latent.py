@@ -31,7 +31,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def _folder(det: str) -> Path:
     folder = ROOT / "weights" / "onnx" / f"lfm-{det}"
     if not folder.exists():
-        pytest.fail(f"{folder} missing: run scripts/export_onnx.sh")
+        pytest.fail(f"{folder} missing: run fastzdc export onnx --o2-dropin (docs/onnx_o2.md)")
     return folder
 
 
@@ -41,7 +41,7 @@ def test_shipped_latent_fm_export_is_current_and_matches_pytorch(det):
     card = load_card(folder)
     weights = ROOT / "weights" / f"lfm-{det}" / "weights.safetensors"
     assert card["source"]["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest(), \
-        "stale ONNX export: run scripts/export_onnx.sh"
+        "stale ONNX export: run fastzdc export onnx --o2-dropin (docs/onnx_o2.md)"
     assert card["kind"] == "latent-fm" and card["o2"]["model_file"] == "model.o2.onnx" and card["o2"]["noise_values"] == 10
     torch_gen = load_generator(ROOT / "weights" / f"lfm-{det}")  # float32 PyTorch
     assert card["sampler"] == torch_gen.sampler and card["noise_shape"] == list(torch_gen.kind.noise_shape())

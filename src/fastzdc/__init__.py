@@ -44,6 +44,7 @@ def load(
     device: Any = None,
     backend: str = "auto",
     precision: str = "float32",
+    gate: str | Path | None = None,
     **sampler: Any,
 ) -> Generator:
     """A trained model as a :class:`Generator`.
@@ -57,6 +58,8 @@ def load(
         precision: ``"float32"`` (exact, the default), ``"bfloat16"`` (PyTorch autocast; fast on CPUs with
             AMX and on GPUs), ``"auto"`` (bfloat16 where measured safe and native), or ``"float16"`` (the
             float16 graph of an export folder).
+        gate: a response-gate checkpoint (e.g. ``"weights/gate"``): the gate draws whether the particle lights
+            the model's detector (given O2's filter), the model draws the lit response (docs/joint.md).
         sampler: sampler options over the checkpoint's, e.g. ``steps=4``, ``method="midpoint"``.
 
     Raises:
@@ -64,7 +67,32 @@ def load(
     """
     from .inference import load_generator
 
-    return load_generator(path, device=device, backend=backend, precision=precision, **sampler)
+    model = load_generator(path, device=device, backend=backend, precision=precision, **sampler)
+    if gate is None:
+        return model
+    from .inference.gate import load_gate
+    from .inference.gated import GatedGenerator
+
+    return GatedGenerator(load_gate(gate), model)
+
+
+def load_joint(
+    gate: str | Path = "weights/gate",
+    zn: str | Path = "weights/fmd-zn",
+    zp: str | Path = "weights/fmd-zp",
+    **options: Any,
+) -> Any:
+    """ZN and ZP of the same particles: the response gate in front of a ZN and a ZP model.
+
+    ``load_joint().generate(conditions, seed=0, include_none=False)`` returns ``{"zn": (N, 44, 44),
+    "zp": (N, 56, 30), "states": (N,)}`` (states 0 none, 1 ZN only, 2 ZP only, 3 both); ``include_none``
+    True for a raw particle list (the gate may draw "no response"), False for particles O2's filter kept.
+    ``options``: ``candidates``, ``copula`` and :func:`load` options (``precision``, ``device``, ...).
+    See docs/joint.md.
+    """
+    from .inference.joint import load_joint as _load_joint
+
+    return _load_joint(gate, zn, zp, **options)
 
 
 def simulate(
@@ -109,5 +137,6 @@ def simulate(
 
 
 __all__ = [
-    "DETECTORS", "ZN", "ZP", "Detector", "FastZDCError", "Generator", "__version__", "get_detector", "load", "simulate",
+    "DETECTORS", "ZN", "ZP", "Detector", "FastZDCError", "Generator", "__version__", "get_detector", "load", "load_joint",
+    "simulate",
 ]

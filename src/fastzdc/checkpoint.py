@@ -115,7 +115,7 @@ def check_config(cfg: Any, where: str | Path) -> None:
     for key, want in schema.items():
         if key in cfg and not isinstance(cfg[key], want):
             raise FastZDCError(f"key {key!r} must be a {_type_name(want)}, got {_short(cfg[key])}", where)
-    if cfg["detector"] not in ("zn", "zp"):
+    if cfg["detector"] not in ("zn", "zp") and (cfg["detector"], cfg["kind"]) != ("both", "gate"):
         raise FastZDCError(f"key 'detector' must be 'zn' or 'zp', got {_short(cfg['detector'])}", where)
     sha = cfg.get("weights_sha256")
     if sha is not None and (not isinstance(sha, str) or not HEX64.match(sha)):

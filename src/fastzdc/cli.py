@@ -30,12 +30,20 @@ mc_app = typer.Typer(help="The parametric Monte Carlo stand-in: calibration agai
 app.add_typer(mc_app, name="mc")
 export_app = typer.Typer(help="Deployment: export a trained model for ALICE O2 and ONNX Runtime.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+from .cli_joint import gate_app  # the gate commands live in their own module
+
+app.add_typer(gate_app, name="gate")
 
 console = Console()
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
 SampleOpt = Annotated[list[str] | None, typer.Option(
     "--sample-opt", help="Any sampler option of the model's kind, KEY=VALUE, repeatable (e.g. --sample-opt temperature=1.1 "
                          "--sample-opt top_k=64 for vq-prior; steps, method, shift, dither for the flows); default: the checkpoint's.")]
+
+JointOpts = Annotated[list[str] | None, typer.Option(
+    "--joint", help="With --detector both, KEY=VALUE, repeatable: gate=PATH (default weights/gate), zn=PATH, zp=PATH "
+                    "(default weights/fmd-zn, weights/fmd-zp), candidates=M (responses per lit detector to pick from by "
+                    "the copula, for species whose copula correlation is at least 0.1; default 4), copula=true|false (default true).")]
 
 PrecisionOpt = Annotated[str, typer.Option(
     help="Network precision: auto (bfloat16 where the hardware computes it natively -- CPUs with AMX or AVX512-BF16, "
@@ -94,6 +102,7 @@ def simulate(
     fmt: Annotated[str | None, typer.Option("--format", help="h5 (streamed) or npz (the ALICE pair; held in memory until written, so prefer h5 for millions of events). Default: from the --out suffix.")] = None,
     o2_filter: Annotated[bool | None, typer.Option("--filter/--no-filter", help="Drop events with both ZN and ZP empty, as O2 does (default: on for sampled particles, off for --conditions).")] = None,
     batch_size: Annotated[int, typer.Option(help="Events per simulation batch (memory bound).")] = 8192,
+    given_filter: Annotated[bool, typer.Option("--given-filter", help="With --conditions: keep every row and draw each response given that O2's filter keeps it (ZN or ZP lit; an event with both empty is redrawn). Use it for the floor of a filtered file (anything sampled with the filter on, e.g. a split of 'simulate -n'); the default (each particle's unconditioned response, some both empty) is the floor of a raw particle list.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Simulate stand-in ZN/ZP responses with the parametric Monte Carlo (SYNTHETIC data)."""
@@ -108,7 +117,7 @@ def simulate(
     t0 = time.perf_counter()
     result = simulate_to_files(
         out, detector=detector.lower(), n=n, conditions_file=conditions, mode=mode, repeat=repeat, seed=seed,
-        fmt=fmt, keep_nonempty_only=o2_filter, batch_size=batch_size, progress=not json_out,
+        fmt=fmt, keep_nonempty_only=o2_filter, batch_size=batch_size, progress=not json_out, given_filter=given_filter,
     )
     result["seconds"] = round(time.perf_counter() - t0, 3)
     if json_out:
@@ -191,19 +200,22 @@ def train(
     detector: Annotated[str | None, typer.Option("--detector", "-d", help="zn or zp (default: from the config).")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML config (see configs/).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Override: number of epochs.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Override: batch size.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Override: batch size (the global batch of a step, whatever the number of torchrun processes).")] = None,
     lr: Annotated[float | None, typer.Option(help="Override: peak learning rate.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override: random seed.")] = None,
     device: Annotated[str | None, typer.Option(help="Override: cpu, cuda or auto.")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config key: --set model.widths=[8,24,48].")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue exactly from OUT/last.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue exactly from OUT/last (under torchrun: on any number of processes that divides the run's batch_parts).")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace the run already in OUT (without --resume or --overwrite a "
                                                  "non-empty OUT is refused).")] = False,
     stop_after: Annotated[int, typer.Option(help="Stop after this many epochs (resume later with --resume).")] = 0,
     init: Annotated[Path | None, typer.Option(help="Fine-tune: start from this checkpoint's weights and condition scaler (same kind, detector and network).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Train a model on the training split; validation W every epoch; best/ and last/ checkpoints."""
+    """Train a model on the training split; validation W every epoch; best/ and last/ checkpoints.
+
+    Data-parallel on N processes or GPUs: torchrun --nproc-per-node N -m fastzdc train ... (gloo on the
+    CPU, NCCL on CUDA). --batch-size stays the global batch; see docs/production.md."""
     from .models import get_kind
     from .training.config import TrainConfig, parse_set
     from .training.loop import train as run_training
@@ -220,6 +232,8 @@ def train(
         raise FastZDCError("file not found", data)
     result = run_training(cfg, data, out, resume=resume, overwrite=overwrite, stop_after=stop_after, progress=not json_out,
                           log=(lambda s: None) if json_out else console.print)
+    if result.get("rank"):  # under torchrun only process 0 reports
+        return
     if json_out:
         _emit_json(result)
         return
@@ -228,9 +242,10 @@ def train(
 
 @app.command()
 def generate(
-    model: Annotated[Path, typer.Option(help="Checkpoint folder (or a run folder: its best/), ONNX export folder, or look-up folder.")],
     conditions: Annotated[Path, typer.Option(help="Particles: .h5, particles .npz, or .csv/.txt with 9 or 10 columns.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .h5 (streamed, bounded memory).")],
+    model: Annotated[Path | None, typer.Option(help="Checkpoint folder (or a run folder: its best/), ONNX export folder, or look-up folder "
+                                                    "(with --detector both: not used; see --joint).")] = None,
     steps: Annotated[int | None, typer.Option(help="Sampling steps (default: the checkpoint's).")] = None,
     method: Annotated[str | None, typer.Option(help="ODE solver: euler, midpoint or heun.")] = None,
     batch_size: Annotated[int, typer.Option(help="Samples per network call.")] = 4096,
@@ -244,14 +259,47 @@ def generate(
                                               "folders, PyTorch for checkpoints. Same seed, same noise: both give the same "
                                               "responses up to float rounding (PyTorch with --precision float32).")] = "auto",
     precision: PrecisionOpt = "auto",
+    detector: Annotated[str | None, typer.Option("--detector", "-d", help="both: ZN and ZP responses of the same particles "
+                                                 "(<stem>_zn.h5, <stem>_zp.h5; the response gate picks who responds). "
+                                                 "Default: the model's one detector.")] = None,
+    joint: JointOpts = None,
+    gate: Annotated[bool | None, typer.Option("--gate/--no-gate", help="With --detector both: --gate for a raw particle list "
+                                              "(all spectators): the response gate also decides whether a particle responds at "
+                                              "all (rows without a response get two empty images); --no-gate for particles O2's "
+                                              "filter kept: each lights ZN, ZP or both. Default: --no-gate for a fastzdc file "
+                                              "made with the filter on, --gate otherwise.")] = None,
+    shard: Annotated[str | None, typer.Option(help="I/N: write only shard I of N (counted from 0), rows [I*R/N, (I+1)*R/N) "
+                                                   "of the R particles, each with the noise it gets in a one-process run; join "
+                                                   "the shard files with 'fastzdc merge'. Without it the shard comes from "
+                                                   "RANK/WORLD_SIZE or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set; "
+                                                   "--shard wins, and --shard 0/1 turns sharding off.")] = None,
+    response_gate: Annotated[Path | None, typer.Option("--response-gate", help="One detector behind the response gate "
+                                                       "(e.g. weights/gate): the gate draws whether the particle lights "
+                                                       "the detector, the model draws the lit response (given O2's "
+                                                       "filter for a fastzdc file made with it, else for a raw list; "
+                                                       "docs/joint.md).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Generate one response per particle with a trained model (checkpoint or ONNX export folder); writes fastzdc HDF5."""
+    """Generate one response per particle with a trained model (checkpoint or ONNX export folder); writes fastzdc HDF5.
+
+    Crash-safe: completed chunks are kept in the folder .OUT.parts beside OUT and OUT appears only when
+    complete; run the same command again after a crash or kill and it goes on from the last completed chunk."""
     from .workflows import generate_to_file
 
+    if detector is not None and detector.lower() == "both":
+        from .cli_joint import generate_both
+
+        if shard is not None:
+            raise FastZDCError("--shard works for one detector; --detector both runs in one process")
+        return generate_both(conditions, out, seed=seed, batch_size=batch_size, precision=precision, device=device,
+                             options=joint or [], include_none=gate, json_out=json_out)
+    if detector is not None and detector.lower() not in ("zn", "zp"):
+        raise FastZDCError(f"unknown detector {detector!r}; choose zn, zp or both")
+    if model is None:
+        raise FastZDCError("give --model (or --detector both)")
     result = generate_to_file(model, conditions, out, steps=steps, method=method, batch_size=batch_size, seed=seed,
                               device=device, progress=not json_out, backend=backend.lower(), sampler=_sample_opts(sample_opt),
-                              precision=precision.lower())
+                              precision=precision.lower(), shard=shard, gate=response_gate)
     if result["saturated_pixels"]:
         print(f"fastzdc: warning: {out}: {result['saturated_pixels']} pixels saturated at 65535 photons (the model asked "
               f"for more; attribute 'saturated_pixels' of the file)", file=sys.stderr)
@@ -259,6 +307,25 @@ def generate(
         _emit_json(result)
         return
     console.print(f"wrote {result['rows']} {result['detector'].upper()} responses of {result['model']} to {result['file']} ({result['ms_per_sample']:.3f} ms/sample, {result['backend']})")
+
+
+@app.command()
+def merge(
+    shards: Annotated[list[Path], typer.Argument(help="The shard files of one 'fastzdc generate --shard' run, in any order.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .h5: the file a one-process run writes, row for row.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Join the shard files of one sharded generate run into one HDF5 file (streamed, bounded memory).
+
+    Refuses shards of different runs (model SHA-256, seed, sampler, back end, precision, chunk size,
+    conditions, shard count) and missing, duplicate or overlapping rows, before writing anything."""
+    from .production.merge import merge_shards
+
+    result = merge_shards(shards, out)
+    if json_out:
+        _emit_json(result)
+        return
+    console.print(f"merged {result['shards']} shards, {result['rows']} rows -> {result['file']}")
 
 
 @app.command()
@@ -278,7 +345,17 @@ def evaluate(
     lookup: Annotated[Path | None, typer.Option(help="Training file (.h5/.npz) or look-up folder for the shower-library row "
                                                      "after the floor (default: train.h5 beside --data, as written by 'fastzdc split').")] = None,
     no_lookup: Annotated[bool, typer.Option("--no-lookup", help="Leave out the shower-library row.")] = False,
+    response_gate: Annotated[Path | None, typer.Option("--response-gate", help="A response-gate checkpoint (e.g. "
+                                                       "weights/gate): also score every model behind it, in a row "
+                                                       "'MODEL + gate' (the gate draws whether the detector is lit, "
+                                                       "the model draws the lit response).")] = None,
     precision: PrecisionOpt = "auto",
+    detector: Annotated[str | None, typer.Option("--detector", "-d", help="both: the joint evaluation of ZN and ZP of the same "
+                                                 "particles (--data: either file of a 'simulate -d both' pair); the 2x2 "
+                                                 "occupancy, the ZN-ZP correlation and a joint classifier AUC for the floor, "
+                                                 "the look-up (--joint lookup_zn=, lookup_zp=), the two models sampled "
+                                                 "independently and the joint generator (--joint as for generate).")] = None,
+    joint: JointOpts = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Score models in the layout of the published Table 1 (W per channel, MAE, time per sample).
@@ -287,10 +364,16 @@ def evaluate(
     energy, centroid maps, fidelity vs steps, time vs fidelity) in one self-contained report.html."""
     from .workflows import evaluate_models
 
+    if detector is not None and detector.lower() == "both":
+        from .cli_joint import evaluate_both
+
+        return evaluate_both(data, out=out, seed=seed, max_rows=max_rows, floor=floor, quick=quick or not fidelity,
+                             precision=precision, options=joint or [], json_out=json_out)
+
     result = evaluate_models(model or [], data, n_rep=n_rep, seed=seed, floor=floor, max_rows=max_rows,
                              steps=steps, method=method, progress=not json_out, out=out, fidelity=fidelity, quick=quick,
                              sampler=_sample_opts(sample_opt), precision=precision.lower(),
-                             lookup=False if no_lookup else lookup)
+                             lookup=False if no_lookup else lookup, gate=response_gate)
     if json_out:
         _emit_json(result)
         return
@@ -298,6 +381,55 @@ def evaluate(
     print_result_table(result["results"], title=f"{result['rows_evaluated']} test rows x {n_rep} of {label} ({data})")
     if result.get("report"):
         console.print(f"report: {result['report']}")
+
+
+# --------------------------------------------------------------------------- fit
+@app.command()
+def fit(
+    data: Annotated[Path, typer.Option(help="Your data (.h5 or one member of an ALICE .npz pair).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Fit folder: split/, runs/, weights/, eval/, onnx/, fit.json, summary.json. "
+                                                          "Run the same command again to continue an interrupted fit.")],
+    detector: Annotated[str | None, typer.Option("--detector", "-d", help="zn or zp (default: the data's; a mismatch is refused).")] = None,
+    model: Annotated[str, typer.Option(help="fm (FM then its few-step student), lfm (VAE then latent FM), vq (VQ autoencoder, "
+                                            "prior, decoder tuning, final prior), library (the look-up) or all.")] = "fm",
+    config: Annotated[Path | None, typer.Option(help="TOML of per-stage tables overriding the preset: "
+                                                     "\\[fm], \\[fm.model], \\[fm-distill], \\[vae], \\[latent-fm], \\[vq], "
+                                                     "\\[vq-prior], \\[vq-decoder], \\[vq-final], \\[train] (every training stage), "
+                                                     "\\[lookup], \\[evaluate], \\[export]; an unknown table or key is refused "
+                                                     "(docs/training.md).")] = None,
+    init: Annotated[Path | None, typer.Option(help="Fine-tune: the stage of this checkpoint's kind starts from its weights and scaler.")] = None,
+    preset: Annotated[str, typer.Option(help="default (the shipped recipes in configs/) or quick (small networks and budgets: "
+                                             "fm or lfm end to end in minutes on 2 cores).")] = "default",
+    json_out: JsonOpt = False,
+) -> None:
+    """Train a model on your data in one command: the published split, every training stage, evaluation
+    on the test split (report with floor and look-up rows), ONNX export with the O2 scaler, a summary.
+
+    Every input is checked before training starts. Each stage is recorded in OUT/fit.json; the same
+    command after an interruption (Ctrl-C, kill -9) skips the finished stages and resumes the running
+    one from its last checkpoint; other data or changed settings are refused."""
+    from .fit import run_fit
+
+    summary = run_fit(data, out, detector=detector, model=model.lower(), preset=preset.lower(), config=config, init=init,
+                      progress=not json_out, log=(lambda s: None) if json_out else console.print)
+    if json_out:
+        _emit_json(summary)
+        return
+    t = Table("stage", "seconds", "best val W", title=f"fit of {summary['data']['path']} ({summary['detector'].upper()}, "
+                                                      f"{summary['preset']} preset)")
+    for name, st in summary["stages"].items():
+        t.add_row(name, f"{st['seconds']:.0f}", f"{st['best_val_w']:.3f}" if "best_val_w" in st else "")
+    console.print(t)
+    s = Table("generator", "W", "W / floor", "AUC features", "AUC sums | p", "ms / sample",
+              title=f"{summary['test_rows']} test rows x {summary['n_rep']}")
+    for r in summary["scores"]:
+        ratio = "1" if r["floor"] else _pm(r.get("w_over_floor"), r.get("w_over_floor_err"), 2)
+        s.add_row("floor (Monte Carlo)" if r["floor"] else r["name"], _pm(r["w"], r.get("w_err"), 3), ratio,
+                  _auc({"value": r.get("auc_features")}), _auc({"value": r.get("auc_sums_conditional")}),
+                  f"{r['ms_per_sample']:.3f}")
+    console.print(s)
+    console.print(f"weights in {out}/weights, report {out}/{summary['report']}, summary {out}/summary.json "
+                  f"({summary['seconds_total']:.0f} s of stages)")
 
 
 # --------------------------------------------------------------------------- lookup

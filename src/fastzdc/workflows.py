@@ -68,12 +68,15 @@ def simulate_to_files(
     keep_nonempty_only: bool | None = None,
     batch_size: int = 8192,
     progress: bool = True,
+    given_filter: bool = False,
 ) -> dict[str, Any]:
     """Run the stand-in Monte Carlo and write its responses (HDF5 streamed, or ALICE npz pairs).
 
     Every file is labelled synthetic with the generator name, code version, parameter hash and seed.
     The O2 filter (drop events with both ZN and ZP empty) is on by default for sampled particles and
-    off for user-given conditions.
+    off for user-given conditions. ``given_filter`` (with ``conditions_file`` only) keeps every row and
+    draws each response given that O2's filter keeps it (:func:`fastzdc.mc.simulate_nonempty`): the
+    floor of a filtered file, as the evaluation draws it.
     """
     from . import mc
 
@@ -98,10 +101,14 @@ def simulate_to_files(
     check_not_input(written_paths(list(paths.values()), fmt), input_paths(conditions_file))
 
     params = mc.default_params()
+    if given_filter and conditions_file is None:
+        raise FastZDCError("--given-filter re-simulates --conditions FILE; sampled particles are filtered already")
+    if given_filter and keep_nonempty_only is False:
+        raise FastZDCError("--given-filter draws every row given O2's filter; it cannot be combined with --no-filter")
     if conditions_file is not None:
         conditions, pdgid = load_conditions(conditions_file)
-        if keep_nonempty_only is None:
-            keep_nonempty_only = False
+        if keep_nonempty_only is None or given_filter:
+            keep_nonempty_only = given_filter
     else:
         if n is None or n < 1:
             raise FastZDCError(f"-n must be a positive number of events, got {n}")
@@ -118,7 +125,7 @@ def simulate_to_files(
     if conditions is None:
         batches = mc.iter_simulate(n=n, detectors=tuple(detectors), mode=mode, seed=seed, params=params,
                                    keep_nonempty_only=keep_nonempty_only, batch_size=batch_size)
-    elif repeat > 1 and keep_nonempty_only:
+    elif (repeat > 1 or given_filter) and keep_nonempty_only:
         batches = _repeated_nonempty(conditions, pdgid, repeat, detectors, mode, seed, params, batch_size)
     else:
         batches = mc.iter_simulate(conditions=conditions, pdgid=pdgid, detectors=tuple(detectors), mode=mode,
@@ -263,6 +270,8 @@ def generate_to_file(
     backend: str = "auto",
     sampler: dict[str, Any] | None = None,
     precision: str = "auto",
+    shard: str | None = None,
+    gate: str | Path | None = None,
 ) -> dict[str, Any]:
     """Generate one response per condition row with a trained model and stream them to HDF5.
 
@@ -271,46 +280,64 @@ def generate_to_file(
     Runtime, CPU; same noise, same numbers up to float rounding) or ``auto``
     (:func:`fastzdc.inference.backend.choose_backend`). ``sampler``: any sampler options of the model's kind
     (``steps`` and ``method`` may also come as their own arguments). ``precision``: ``auto``, ``float32``
-    or ``bfloat16`` (:mod:`fastzdc.inference.precision`; bfloat16 runs with PyTorch).
+    or ``bfloat16`` (:mod:`fastzdc.inference.precision`; bfloat16 runs with PyTorch). ``shard``: ``"i/n"``
+    writes only shard i of n (default: from the environment, :mod:`fastzdc.production.shards`). A killed
+    run resumes from its completed chunks when run again with the same arguments
+    (:mod:`fastzdc.production.workdir`). ``gate``: a response-gate checkpoint in front of the model
+    (:class:`fastzdc.inference.gated.GatedGenerator`; given O2's filter when the conditions file was made
+    with it, else for a raw particle list).
     """
     import time
 
+    from .data.conditions_stream import ConditionsSource
     from .inference import load_generator, sampler_overrides
+    from .production.generate import generate_rows, provenance
+    from .production.shards import resolve_shard
 
     check_seed(seed)
     if not 1 <= batch_size <= MAX_BATCH:
         raise FastZDCError(f"--batch-size must be in [1, {MAX_BATCH}], got {batch_size}")
+    if not 1 <= chunk <= 1 << 24:
+        raise FastZDCError(f"chunk must be in [1, {1 << 24}], got {chunk}")
     if steps is not None and not 1 <= steps <= MAX_STEPS:
         raise FastZDCError(f"--steps must be in [1, {MAX_STEPS}], got {steps}")
     if file_format(out) != "h5":
         raise FastZDCError("generate writes HDF5: give an .h5 output", out)
+    part = resolve_shard(shard)
     check_writable(out)
-    check_not_input(out, [*input_paths(conditions_file), model])
+    check_not_input(out, [*input_paths(conditions_file), model, *([gate] if gate is not None else [])])
     gen = load_generator(model, device=device, backend=backend, precision=precision, batch_size=batch_size,
                          **sampler_overrides(sampler, steps, method))
-    conditions, pdgid = load_conditions(conditions_file)
+    if gate is not None:
+        from .data.pair import input_is_filtered
+        from .inference.gate import load_gate
+        from .inference.gated import GatedGenerator
+
+        gen = GatedGenerator(load_gate(gate), gen, given_filter=input_is_filtered(conditions_file))
+    source = ConditionsSource(conditions_file)  # HDF5: read chunk by chunk (memory independent of the rows)
     attrs = {
         "generator": f"fastzdc model {gen.name} ({model})",
         "synthetic": True,
-        "seed": seed,
-        "sampler": json_dumps(gen.sampler),
         "code_version": __version__,
-        "backend": gen.backend,
-        "precision": gen.precision,
+        **provenance(gen, model, source, seed=seed, chunk=chunk, shard=part),
     }
+    if gate is not None:
+        from .production.provenance import model_sha256
+
+        attrs["gate_sha256"] = model_sha256(gate)
+    fingerprint = {**attrs, "device": str(gen.device), "batch_size": batch_size}
+    a, b = part.rows(source.n)
     t0 = time.perf_counter()
-    saturated = 0
-    with H5Writer(out, gen.detector, attrs) as w, progress_bar(f"generate {gen.name}", len(conditions), progress) as advance:
-        for k, start in enumerate(range(0, len(conditions), chunk)):
-            sl = slice(start, start + chunk)
-            counts = gen.generate(conditions[sl], seed=seed * 7919 + k, batch_size=batch_size, advance=advance)
-            saturated += int(np.count_nonzero(counts >= SATURATED))
-            w.append(conditions[sl], counts, pdgid[sl])
-        w.attrs_update({"saturated_pixels": saturated, "saturation_count": SATURATED})
+    label = f"generate {gen.name}" + (f" shard {part}" if part.sharded else "")
+    with progress_bar(label, b - a, progress) as advance:
+        done = generate_rows(gen, source, out, attrs, seed=seed, chunk=chunk, shard=part,
+                             batch_size=batch_size, fingerprint=fingerprint, advance=advance)
     elapsed = time.perf_counter() - t0
-    return {"file": str(out), "rows": int(len(conditions)), "model": gen.name, "detector": gen.detector.name,
-            "sampler": gen.sampler, "seconds": round(elapsed, 3), "ms_per_sample": 1e3 * elapsed / len(conditions),
-            "backend": gen.backend, "precision": attrs["precision"], "saturated_pixels": saturated}
+    return {"file": str(out), "rows": done["rows"], "model": gen.name, "detector": gen.detector.name,
+            "sampler": gen.sampler, "seconds": round(elapsed, 3), "ms_per_sample": 1e3 * elapsed / max(1, done["rows"]),
+            "backend": gen.backend, "precision": attrs["precision"], "saturated_pixels": done["saturated_pixels"],
+            "shard": str(part), "shard_source": part.source, "row_start": a, "row_stop": b,
+            "resumed_rows": done["resumed_rows"], "seconds_join": done["seconds_join"]}
 
 
 def json_dumps(obj: Any) -> str:
@@ -337,6 +364,7 @@ def evaluate_models(
     sampler: dict[str, Any] | None = None,
     precision: str = "float32",
     lookup: str | Path | bool | None = None,
+    gate: str | Path | None = None,
 ) -> dict[str, Any]:
     """Score models on a test file with the published protocol (n_rep generations per condition,
     pooled). With ``floor`` the Monte Carlo re-simulates the same test particles first: the
@@ -346,7 +374,10 @@ def evaluate_models(
     the diversity ratio (:func:`add_fidelity`; ``quick``: without the image classifier). ``precision``:
     the models' inference precision (:mod:`fastzdc.inference.precision`; the CLI passes ``auto``).
     ``lookup``: the shower-library row after the floor, built from a training file or a look-up folder;
-    None looks for ``train.h5`` beside ``data`` (the layout of ``fastzdc split``), False leaves it out."""
+    None looks for ``train.h5`` beside ``data`` (the layout of ``fastzdc split``), False leaves it out.
+    ``gate``: a response-gate checkpoint; every model is scored a second time behind it
+    (:class:`fastzdc.inference.gated.GatedGenerator`, drawn given O2's filter when the test file was made
+    with it), in a row named ``MODEL + gate``."""
     from .evaluation import add_fidelity, floor_generator, score_generators, steps_sweep
     from .inference import load_generator, sampler_overrides
 
@@ -369,11 +400,20 @@ def evaluate_models(
         gens.append((lib, False))
     elif lookup is not False:
         notes.append("no look-up row: no train.h5 beside the test file; give --lookup TRAIN_FILE")
+    model_gens = []
     for m in models:
         g = load_generator(m, precision=precision, batch_size=batch_size, **sampler_overrides(sampler, steps, method))
         if g.detector.name != ds.detector.name:
             raise FastZDCError(f"model is for {g.detector.name.upper()}, data are {ds.detector.name.upper()}", m)
-        gens.append((g, False))
+        model_gens.append(g)
+    gens += [(g, False) for g in model_gens]
+    if gate is not None:
+        from .inference.gate import load_gate
+        from .inference.gated import GatedGenerator
+
+        the_gate = load_gate(gate)
+        filtered = bool(ds.attrs.get("o2_filter", True))
+        gens += [(GatedGenerator(the_gate, g, given_filter=filtered), False) for g in model_gens]
     if out is not None:
         try:
             Path(out).mkdir(parents=True, exist_ok=True)

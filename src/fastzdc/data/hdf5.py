@@ -125,6 +125,37 @@ class H5Writer:
             raise _write_error(self._fh.failed, self.path)
         self.n += m
 
+    def append_raw(self, conditions: np.ndarray, pdgid: np.ndarray, responses: h5py.Dataset, start: int) -> None:
+        """Append rows ``[start, start + len(conditions))`` of another fastzdc file's ``responses`` by copying
+        its compressed chunks as they are (no decompression); the caller checks :func:`raw_copy_ok` first."""
+        assert self._file is not None, "use H5Writer as a context manager"
+        m = len(conditions)
+        raise_if_signalled()
+        try:
+            with defer_signals():
+                self._write(conditions, None, pdgid, m)
+                ds = self._file["responses"]
+                ds.resize(self.n + m, axis=0)
+                for row in range(start, start + m, CHUNK_ROWS):
+                    mask, data = responses.id.read_direct_chunk((row, 0, 0))
+                    ds.id.write_direct_chunk((self.n + row - start, 0, 0), data, mask)
+                del ds
+        except OSError as err:
+            raise _write_error(err, self.path) from None
+        raise_if_signalled()
+        if self._fh.failed is not None:
+            raise _write_error(self._fh.failed, self.path)
+        self.n += m
+
+    def raw_copy_ok(self, responses: h5py.Dataset, start: int) -> bool:
+        """Whether rows from ``start`` of ``responses`` can be appended as compressed chunks: the same chunk
+        shape, filters and dtype, and both row offsets on a chunk boundary."""
+        assert self._file is not None, "use H5Writer as a context manager"
+        mine = self._file["responses"]
+        same = (responses.chunks == mine.chunks and responses.dtype == mine.dtype and responses.compression == mine.compression
+                and responses.compression_opts == mine.compression_opts and responses.shuffle == mine.shuffle)
+        return bool(same and start % CHUNK_ROWS == 0 and self.n % CHUNK_ROWS == 0)
+
     def attrs_update(self, attrs: dict[str, Any]) -> None:
         """Set file attributes (e.g. totals known only at the end)."""
         assert self._file is not None, "use H5Writer as a context manager"
@@ -133,8 +164,10 @@ class H5Writer:
                 self._file.attrs[key] = _attr_value(value)
         raise_if_signalled()
 
-    def _write(self, conditions: np.ndarray, responses: np.ndarray, pdgid: np.ndarray, m: int) -> None:
+    def _write(self, conditions: np.ndarray, responses: np.ndarray | None, pdgid: np.ndarray, m: int) -> None:
         for name, arr in (("conditions", conditions), ("responses", responses), ("pdgid", pdgid)):
+            if arr is None:
+                continue
             ds = self._file[name]
             ds.resize(self.n + m, axis=0)
             ds[self.n : self.n + m] = arr

@@ -120,6 +120,7 @@ def classifier_auc_features(
     test_fraction: float = DEFAULT_TEST_FRACTION,
     max_iter: int = 200,
     n_threads: int = DEFAULT_THREADS,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Held-out AUC of a gradient-boosted classifier on high-level features.
 
@@ -134,6 +135,8 @@ def classifier_auc_features(
         test_fraction: held-out share of the events.
         max_iter: boosting iterations (early stopping on a 10 % validation part of the training set).
         n_threads: OpenMP threads for the fit (:func:`limit_threads`).
+        extra: ``(reference_extra, generated_extra)``, further columns of the same rows appended as they
+            are (e.g. the other calorimeter's transformed features: a joint test).
 
     Returns:
         ``{"auc", "auc_err", "n_train_per_class", "n_test_per_class", "method", "seconds"}``.
@@ -145,6 +148,8 @@ def classifier_auc_features(
     xg = transform_features(generated)
     if columns is not None:
         xr, xg = xr[:, list(columns)], xg[:, list(columns)]
+    if extra is not None:
+        xr, xg = np.hstack([xr, extra[0]]), np.hstack([xg, extra[1]])
     if conditions is not None:
         c = condition_features(conditions)
         n_c = min(len(xr), len(xg))
@@ -165,6 +170,8 @@ def classifier_auc_features(
         clf.fit(x_train, y_train)
         score = clf.predict_proba(x_test)[:, 1]
     method = "hgb-features+conditions" if conditions is not None else "hgb-features"
+    if extra is not None:
+        method += f"+{extra[0].shape[1]} extra"
     if columns is not None:
         method += f"[{','.join(map(str, columns))}]"
     return _result(y_test, score, len(train), time.perf_counter() - t0, method)

@@ -28,6 +28,10 @@ class TrainConfig:
     sampler: dict[str, Any] = field(default_factory=dict)
     epochs: int = 20
     batch_size: int = 256
+    """the global batch of one optimiser step, whatever the number of processes"""
+    batch_parts: int = 0
+    """the global batch is cut into this many equal parts, each with its own rows and noise, spread over the
+    processes of a torchrun run (fastzdc.training.distributed); 0 = the number of processes"""
     lr: float = 2e-3
     """peak learning rate"""
     weight_decay: float = 1e-4
@@ -124,6 +128,7 @@ class TrainConfig:
             (0 <= self.warmup < 1, "warmup must be in [0, 1)"),
             (math.isfinite(self.grad_clip) and self.grad_clip >= 0, "grad_clip must be >= 0"),
             (0 <= self.seed <= 2**63 - 1, "seed must be in [0, 2**63 - 1]"),
+            (0 <= self.batch_parts <= 4096, "batch_parts must be in [0, 4096] (0 = the number of processes)"),
             (self.max_train_rows >= 0, "max_train_rows must be >= 0 (0 = all rows)"),
             (0 <= self.threads <= 1024, "threads must be in [0, 1024] (0 = torch's default)"),
             (self.val_rows <= 10**7, "val_rows must be <= 10000000"),

@@ -18,6 +18,10 @@ Determinism: the weights are initialised from ``seed``; epoch e visits the train
 ``default_rng([seed, e]).permutation``; step s draws its noise from a generator seeded with
 ``seed * 1_000_003 + s``. Resuming from ``last/`` therefore continues exactly (same final weights as an
 uninterrupted run on CPU).
+
+Under ``torchrun`` the loop runs data-parallel (:mod:`fastzdc.training.distributed`): the global batch is
+cut into parts, each process computes its parts on its own rows, gradients are averaged; process 0
+validates and writes the checkpoints while the others wait.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from ..nn.unet import n_params
 from ..progress import progress_bar
 from ..sampling.counts import counts_from_log_images, sample_counts
 from ..sampling.noise import NoiseStream
+from . import distributed as ddp
 from .config import TrainConfig
 from .first_stage import load_first_stage, make_kind
 
@@ -121,7 +126,20 @@ def train(
         raise FastZDCError(f"cannot create the run folder (folder {parent} does not exist)", out)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = pick_device(cfg.device)
+    world, device = ddp.start(pick_device(cfg.device))
+    try:
+        if not world.main:  # process 0 prepares the run folder; the others wait for it, then train
+            ddp.barrier(world)
+            return _train(cfg, data, out, device, world, resume=resume, stop_after=stop_after, progress=False,
+                          log=lambda s: None)
+        return _train_main(cfg, data, out, device, world, resume=resume, stop_after=stop_after, progress=progress,
+                           log=log, overwrite=overwrite, existing=existing)
+    finally:
+        ddp.stop(world)
+
+
+def _train_main(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, world: ddp.World, *, resume: bool,
+                stop_after: int, progress: bool, log: Callable[[str], None], overwrite: bool, existing: bool) -> dict[str, Any]:
     created = not out.exists()
     try:
         out.mkdir(exist_ok=True)
@@ -136,7 +154,8 @@ def train(
         out.mkdir()
         created = True
     try:
-        result = _train(cfg, data, out, device, resume=resume, stop_after=stop_after, progress=progress, log=log)
+        ddp.barrier(world)
+        result = _train(cfg, data, out, device, world, resume=resume, stop_after=stop_after, progress=progress, log=log)
     except BaseException:
         saved = out.is_dir() and any((out / sub / CONFIG).exists() for sub in ("best", "last"))
         if created and not saved:  # a failed run leaves no empty run folder
@@ -151,25 +170,38 @@ def train(
     return result
 
 
-def _train(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, *, resume: bool, stop_after: int,
-           progress: bool, log: Callable[[str], None]) -> dict[str, Any]:
+def _train(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, world: ddp.World, *, resume: bool,
+           stop_after: int, progress: bool, log: Callable[[str], None]) -> dict[str, Any]:
     use_bf16 = cfg.precision == "bfloat16" or (cfg.precision == "auto" and device.type == "cuda")
 
-    ds = load_dataset(data)
-    detector = ds.detector if cfg.detector == "auto" else get_detector(cfg.detector)
-    if ds.detector.name != detector.name:
-        raise FastZDCError(f"data are {ds.detector.name.upper()} responses, config says {detector.name.upper()}", data)
-    split = published_split(len(ds))
+    data_in = _TrainingData(data, world)
+    detector = data_in.detector if cfg.detector == "auto" else get_detector(cfg.detector)
+    if data_in.detector.name != detector.name:
+        raise FastZDCError(f"data are {data_in.detector.name.upper()} responses, config says {detector.name.upper()}", data)
+    split = published_split(data_in.n)
     train_idx = split.train if not cfg.max_train_rows else split.train[: cfg.max_train_rows]
     val_idx = np.sort(split.val[: cfg.val_rows])
     init = _read_init(cfg, detector) if cfg.init else None
-    scaler = StandardScaler.fit(ds.conditions[train_idx]) if init is None else StandardScaler.from_dict(init[1]["scaler"], init[0])
-    resp = ds.responses[train_idx]
-    cond = torch.from_numpy(scaler.transform(ds.conditions[train_idx]))
-    val_cond, val_resp = ds.conditions[val_idx], ds.responses[val_idx]
+    all_cond = data_in.conditions
+    scaler = StandardScaler.fit(all_cond[train_idx]) if init is None else StandardScaler.from_dict(init[1]["scaler"], init[0])
     n_train = len(train_idx)
     bs = min(cfg.batch_size, n_train)
-    steps_per_epoch = max(n_train // bs, 1)
+    parts = _batch_parts(cfg, out, world, resume)
+    if bs % parts:
+        raise FastZDCError(f"batch_size {bs} is not a multiple of batch_parts {parts} (the global batch is cut into "
+                           "equal parts, one or more per process)")
+    part_bs = bs // parts
+    blocks = ddp.part_blocks(n_train, parts)
+    mine = ddp.my_parts(world, parts)
+    offsets, pos = {}, 0
+    for p in mine:
+        offsets[p] = pos
+        pos += blocks[p][1] - blocks[p][0]
+    local_rows = np.concatenate([train_idx[blocks[p][0] : blocks[p][1]] for p in mine])
+    resp = data_in.responses(local_rows)
+    cond = torch.from_numpy(scaler.transform(all_cond[local_rows]))
+    val_cond, val_resp = (all_cond[val_idx], data_in.responses(val_idx)) if world.main else (None, None)
+    steps_per_epoch = max(min(b - a for a, b in blocks) // part_bs, 1)
     total = steps_per_epoch * cfg.epochs
 
     kind = make_kind(cfg.kind, detector, cfg.model)
@@ -210,10 +242,10 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, 
     meta_data = {
         "path": str(data),
         "sha256": file_sha256(data),
-        "rows": len(ds),
+        "rows": data_in.n,
         "train_rows": n_train,
-        "synthetic": ds.synthetic,
-        "generator": str(ds.attrs.get("generator", "unknown")),
+        "synthetic": data_in.synthetic,
+        "generator": str(data_in.attrs.get("generator", "unknown")),
         "split": "published 70/10/20 (random_state 42, 43)",
     }
     state = {"epoch": 0, "step": 0, "best_w": float("inf"), "history": []}
@@ -235,6 +267,8 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, 
             _load_optimizer(critic_opt, tensors, st["critic_optimizer"], prefix="copt.")
         state = {k: st[k] for k in ("epoch", "step", "best_w", "history")}
         log(f"resuming at epoch {state['epoch']}, step {state['step']}")
+    ddp.sync_parameters(world, [net, ema] + ([critic] if critic is not None else []))
+    synced = params + (list(critic.parameters()) if critic is not None else [])
 
     base_config = {
         "kind": cfg.kind,
@@ -253,25 +287,28 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, 
     prev_w = state["history"][-1]["val_w"] if state["history"] else None
     for epoch in range(state["epoch"], last_epoch):
         net.train()
-        perm = np.random.default_rng([cfg.seed, epoch]).permutation(n_train)
+        perms = {p: ddp.part_order(cfg.seed, epoch, p, parts, blocks[p][1] - blocks[p][0]) for p in mine}
         loss_sum = torch.zeros((), device=device)
         shown = 0
         desc = f"{cfg.kind}-{detector.name} epoch {epoch + 1}/{cfg.epochs}"
         with progress_bar(desc, steps_per_epoch, progress) as advance:
             for b in range(steps_per_epoch):
-                idx = np.sort(perm[b * bs : (b + 1) * bs])  # sorted: contiguous-ish reads, same rows
-                x = _log1p_batch(resp, idx, device) if inputs is None else inputs[idx].to(device, non_blocking=True)
-                c = cond[idx].to(device, non_blocking=True)
                 step = state["step"]
-                gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + step)
                 for group in opt.param_groups:
                     group["lr"] = lr_at(cfg, step, total)
                 if critic_opt is not None:
                     for group in critic_opt.param_groups:
                         group["lr"] = critic_scale * lr_at(cfg, step, total)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                    loss = kind.loss(net, x, c, gen, **aux)
-                loss_sum += loss.detach()
+                losses = []
+                for p in mine:  # sorted rows: contiguous-ish reads, same rows
+                    idx = offsets[p] + np.sort(perms[p][b * part_bs : (b + 1) * part_bs])
+                    x = _log1p_batch(resp, idx, device) if inputs is None else inputs[idx].to(device, non_blocking=True)
+                    c = cond[idx].to(device, non_blocking=True)
+                    gen = torch.Generator(device=device).manual_seed(ddp.part_seed(cfg.seed, step, p, parts))
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                        losses.append(kind.loss(net, x, c, gen, **aux))
+                loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
+                loss_sum += ddp.mean_over(world, loss.detach())
                 # reading the loss waits for the device: every step on CPU (before the update, so a
                 # NaN never reaches the weights), every `check_every` steps on a GPU
                 if (b + 1) % check_every == 0 or b == steps_per_epoch - 1:
@@ -289,6 +326,7 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, 
                 if critic_opt is not None:
                     critic_opt.zero_grad(set_to_none=True)
                 loss.backward()
+                ddp.average_gradients(world, synced)
                 if cfg.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 opt.step()
@@ -300,12 +338,17 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, 
                     d = min(cfg.ema_decay, (1 + step) / (10 + step))
                     torch._foreach_mul_(ema_params, d)
                     torch._foreach_add_(ema_params, params, alpha=1 - d)
+                ddp.sync_buffers(world, [net] + ([critic] if critic is not None else []))
                 state["step"] = step + 1
         loss_sum = float(loss_sum)
         stats = kind.train_metrics(net, reset=True)
         with torch.no_grad():  # running statistics kept in buffers (the VQ codebook) are not averaged
             for b_ema, b_net in zip(ema.buffers(), net.buffers()):
                 b_ema.copy_(b_net)
+        if not world.main:  # process 0 validates and writes the checkpoints; the others wait for it
+            state["epoch"] = epoch + 1
+            ddp.barrier(world)
+            continue
         val = validate(kind, ema, scaler, base_config["sampler"], val_cond, val_resp, device)
         state["epoch"] = epoch + 1
         prev_w = val["val_w"]
@@ -329,8 +372,10 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, 
             out / "last",
             ema_weights,
             {**base_config, "metrics": metrics},
-            (tensors, {**state, "optimizer": opt_meta, **extra_meta, "config": cfg.to_dict(), "data_sha256": meta_data["sha256"]}),
+            (tensors, {**state, "optimizer": opt_meta, **extra_meta, "config": cfg.to_dict(), "data_sha256": meta_data["sha256"],
+                       "batch_parts": parts, "processes": world.size}),
         )
+        ddp.barrier(world)
     return {
         "out": str(out),
         "best": str(out / "best"),
@@ -341,7 +386,55 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, 
         "seconds": round(time.perf_counter() - t_start, 2),
         "history": state["history"],
         "n_params": base_config["n_params"],
+        "processes": world.size,
+        "rank": world.rank,
+        "batch_parts": parts,
     }
+
+
+class _TrainingData:
+    """The training file as one process needs it: every row's features, the responses of chosen rows.
+
+    In one process the whole file is read once (HDF5 or an ALICE npz pair); under torchrun each process
+    reads only the responses of its own rows from an HDF5 file (:mod:`fastzdc.data.rows`)."""
+
+    def __init__(self, data: str | Path, world: ddp.World) -> None:
+        self.path = Path(data)
+        if world.size == 1:
+            self._ds = load_dataset(data)
+            self.conditions, self.detector, self.attrs = self._ds.conditions, self._ds.detector, self._ds.attrs
+        else:
+            from ..data import file_format
+            from ..data.rows import read_h5_features
+
+            if file_format(data) != "h5":
+                raise FastZDCError("training on several processes reads HDF5: convert the npz pair with "
+                                   "'fastzdc convert' first", data)
+            self._ds = None
+            self.conditions, self.detector, self.attrs = read_h5_features(data)
+        self.n = len(self.conditions)
+        self.synthetic = bool(self.attrs.get("synthetic", False))
+
+    def responses(self, rows: np.ndarray) -> np.ndarray:
+        if self._ds is not None:
+            return self._ds.responses[rows]
+        from ..data.rows import read_h5_responses
+
+        return read_h5_responses(self.path, rows)
+
+
+def _batch_parts(cfg: TrainConfig, out: Path, world: ddp.World, resume: bool) -> int:
+    """The parts of the global batch: ``cfg.batch_parts``, else the resumed run's, else the process count."""
+    if cfg.batch_parts:
+        return cfg.batch_parts
+    if resume:
+        import json
+
+        try:
+            return int(json.loads((out / "last" / STATE_JSON).read_text()).get("batch_parts", 1))
+        except (OSError, ValueError):
+            pass
+    return world.size
 
 
 def _stats_text(stats: dict[str, float], sep: str = " | ") -> str:
