@@ -12,6 +12,19 @@
   seed, hence the same noise), the graph-noise variant (its own noise), the Monte Carlo floor
   (``fastzdc.evaluation.floor_generator``), and W of O2's channel rule (exp(x) - 1 summed per channel,
   then rounded, instead of rounding every fibre); ``--auc``: also the classifier AUCs.
+
+O2's particle loop, for any export folders (no --det/--model/--export needed)::
+
+    python benchmarks/bench_onnx.py --o2-loop weights/onnx/fmd-zn weights/onnx/lfm-zn ... --data data/split_zn/test.h5 \
+        [--o2-steps fmd-zn:1,2] [--o2-dropin-w 2000] [--append]
+
+* one ONNX Runtime session per model created once (1 intra-op thread, no spinning, as O2 opens it), then
+  one ``run`` per particle at batch 1 with fresh noise (``model.onnx``); the same particles batched B per
+  call (what O2 would gain by batching the particles of one event); the graph-optimisation levels; and
+  the Python API's per-particle loop (``fastzdc.load(folder)`` then ``generate`` on one particle with a
+  new seed per call) against the bare call;
+* ``--o2-steps NAME:S1,S2``: the same batch-1 loop for a model re-exported in memory with fewer steps.
+Every number is the median over ``--o2-rounds`` rounds of the loop over ``--o2-particles`` test rows.
 """
 
 from __future__ import annotations
@@ -152,10 +165,16 @@ def fidelity(args) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--det", required=True, choices=["zn", "zp"])
-    ap.add_argument("--model", required=True, help="checkpoint folder (PyTorch)")
-    ap.add_argument("--export", required=True, help="export folder of the same checkpoint (fastzdc export onnx --fp16)")
-    ap.add_argument("--data", required=True, help="test split of the stand-in (synthetic) data")
+    ap.add_argument("--det", choices=["zn", "zp"])
+    ap.add_argument("--model", help="checkpoint folder (PyTorch)")
+    ap.add_argument("--export", help="export folder of the same checkpoint (fastzdc export onnx --fp16)")
+    ap.add_argument("--data", required=True, help="test split of the stand-in (synthetic) data (with --o2-loop: "
+                    "a ZN or ZP split; the detector of each folder picks data/split_<det>/test.h5 next to it)")
+    ap.add_argument("--o2-loop", nargs="+", metavar="FOLDER", help="export folders: O2's particle loop only")
+    ap.add_argument("--o2-steps", nargs="*", default=[], metavar="NAME:S1,S2", help="checkpoint weights/NAME re-exported with S steps")
+    ap.add_argument("--o2-particles", type=int, default=200)
+    ap.add_argument("--o2-rounds", type=int, default=5)
+    ap.add_argument("--o2-dropin-w", type=int, default=0, metavar="ROWS", help="W / floor of model.o2.onnx against model.onnx")
     ap.add_argument("--rows", type=int, default=5000)
     ap.add_argument("--n-rep", type=int, default=2)
     ap.add_argument("--no-speed", action="store_true")
@@ -163,6 +182,13 @@ def main() -> None:
     ap.add_argument("--auc", action="store_true", help="also the classifier AUCs (features / images) of every row")
     ap.add_argument("--append", action="store_true", help="append to benchmarks/RESULTS.md")
     args = ap.parse_args()
+    if args.o2_loop:
+        from _o2loop import o2_loop_section
+
+        publish(o2_loop_section(args, machine()), args.append)
+        return
+    if not (args.det and args.model and args.export):
+        ap.error("--det, --model and --export are required (or give --o2-loop)")
     text = [f"## ONNX Runtime vs PyTorch, FM {args.det.upper()} ({machine()}, onnxruntime "
             f"{__import__('onnxruntime').__version__}; sampler of the export)", ""]
     if not args.no_speed:

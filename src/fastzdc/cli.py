@@ -467,6 +467,9 @@ def export_onnx(
     sample_opt: SampleOpt = None,
     opset: Annotated[int, typer.Option(help="ONNX opset (>= 18).")] = 18,
     fp16: Annotated[bool, typer.Option("--fp16", help="Also write float16 variants (float32 inputs and output).")] = False,
+    o2_dropin: Annotated[bool, typer.Option("--o2-dropin", help="Also write model.o2.onnx: inputs 'noise' (batch x 10, the "
+                                            "noise vector O2's ZDC fast simulation draws) and 'conditions', for O2 "
+                                            "unmodified (docs/o2.md).")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Export the whole sampler of a checkpoint as one ONNX graph for ALICE O2 and ONNX Runtime.
@@ -477,7 +480,8 @@ def export_onnx(
     """
     from .export import export_onnx as run_export
 
-    result = run_export(model, out, steps=steps, method=method, opset=opset, fp16=fp16, sampler=_sample_opts(sample_opt))
+    result = run_export(model, out, steps=steps, method=method, opset=opset, fp16=fp16, sampler=_sample_opts(sample_opt),
+                        o2_dropin=o2_dropin)
     if json_out:
         _emit_json(result)
         return

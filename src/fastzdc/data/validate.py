@@ -26,6 +26,11 @@ def validate_conditions(conditions: np.ndarray, path: PathLike = None, *, what: 
         raise FastZDCError(f"{what} must have shape (N, {N_FEATURES}), got {arr.shape}", path)
     if arr.shape[0] == 0:
         raise FastZDCError(f"{what} have no rows (empty file)", path)
+    if arr.dtype == np.float32:  # float32 cannot overflow float32: one check (the per-particle path stays cheap)
+        if not np.isfinite(arr).all():
+            row = int(np.argwhere(~np.isfinite(arr).all(axis=1))[0, 0])
+            raise FastZDCError(f"{what} contain NaN or inf (first at row {row})", path)
+        return arr
     arr64 = arr.astype(np.float64, copy=False)
     finite = np.isfinite(arr64)
     if not finite.all():

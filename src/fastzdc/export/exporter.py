@@ -39,6 +39,7 @@ from ..inference.load import load_generator, sampler_overrides
 from ..inference.model import ModelGenerator
 from ..inference.onnx import check_signature, open_session
 from ..sampling.noise import NoiseStream
+from .dropin import DROPIN_FILE, DROPIN_VARIANT, dropin_card_entry, dropin_model, dropin_parity
 from .rewrite import set_metadata, to_float16, with_graph_noise
 
 TOLERANCE = {"float32": 1e-3, "float16": 0.1}
@@ -82,6 +83,7 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     fp16: bool = False,
     sampler: dict[str, Any] | None = None,
+    o2_dropin: bool = False,
 ) -> dict[str, Any]:
     """Export a checkpoint's whole sampler to ONNX (see :mod:`fastzdc.inference.card` for the folder).
 
@@ -92,6 +94,8 @@ def export_onnx(
         sampler: any other sampler options of the kind (e.g. ``temperature`` of a vq-prior), fixed in the graph.
         opset: ONNX opset (>= 18).
         fp16: also write float16 variants (float32 inputs and output).
+        o2_dropin: also write ``model.o2.onnx``, whose inputs are O2's 10-value noise vector and the scaled
+            features (:mod:`fastzdc.export.dropin`); the card's ``o2`` block then names it.
 
     Returns:
         a summary: folder, files with sizes, measured parity, the model card.
@@ -129,6 +133,12 @@ def export_onnx(
         blobs[variant] = proto.SerializeToString()
 
     parity = check_parity(gen, blobs, noise_shape)
+    dropin = None
+    if o2_dropin:
+        proto = dropin_model(gen, opset=opset)
+        set_metadata(proto, {**meta, "fastzdc.variant": DROPIN_VARIANT, "fastzdc.noise_shape": json.dumps([10])})
+        dropin = proto.SerializeToString()
+        parity[DROPIN_VARIANT], parity["o2_dropin_one_photon_flips"] = dropin_parity(gen, dropin)
 
     files: dict[str, Any] = {}
     for variant, blob in blobs.items():
@@ -137,6 +147,8 @@ def export_onnx(
             "file": name, "precision": precision, "noise": "drawn in the graph (RandomNormalLike)" if graph_noise else "input",
             "inputs": [CONDITIONS] if graph_noise else [NOISE, CONDITIONS], "bytes": len(blob), "sha256": _sha256(blob),
         }
+    if dropin is not None:
+        files[DROPIN_VARIANT] = dropin_card_entry(dropin, _sha256(dropin))
     path_key, scales_key = O2_KEYS[det.name]
     card = {
         "format": CARD_FORMAT,
@@ -166,15 +178,20 @@ def export_onnx(
         "export": {"exporter": "torch.onnx.export(dynamo=True)", "opset": opset, "torch": torch.__version__,
                    "onnx": onnx.__version__, "onnxruntime": ort.__version__},
         "parity": parity,
-        "o2": {"model_key": path_key, "scales_key": scales_key, "model_file": VARIANTS["float32"][0], "scales_file": SCALER_TXT},
+        "o2": {"model_key": path_key, "scales_key": scales_key,
+               "model_file": DROPIN_FILE if dropin is not None else VARIANTS["float32"][0], "scales_file": SCALER_TXT,
+               "noise_values": 10 if dropin is not None else int(np.prod(noise_shape))},
     }
     with atomic_dir(out) as tmp:
         for variant, blob in blobs.items():
             (tmp / VARIANTS[variant][0]).write_bytes(blob)
+        if dropin is not None:
+            (tmp / DROPIN_FILE).write_bytes(dropin)
         (tmp / SCALER_TXT).write_text(gen.scaler.to_o2_text())
         (tmp / SCALER_JSON).write_text(json.dumps(gen.scaler.to_dict(), indent=2) + "\n")
         (tmp / CARD).write_text(json.dumps(card, indent=2) + "\n")
-    return {"out": str(out), "files": {VARIANTS[v][0]: len(b) for v, b in blobs.items()}, "parity": parity, "card": card}
+    sizes = {VARIANTS[v][0]: len(b) for v, b in blobs.items()} | ({DROPIN_FILE: len(dropin)} if dropin is not None else {})
+    return {"out": str(out), "files": sizes, "parity": parity, "card": card}
 
 
 def check_parity(gen: ModelGenerator, blobs: dict[str, bytes], noise_shape: tuple[int, ...]) -> dict[str, Any]:

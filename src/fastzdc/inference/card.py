@@ -6,6 +6,7 @@ An export folder written by ``fastzdc export onnx`` holds::
     model.graph-noise.onnx         conditions -> log_image, noise drawn inside the graph, float32
     model.fp16.onnx                as model.onnx with float16 weights/arithmetic (with --fp16)
     model.fp16.graph-noise.onnx    as model.graph-noise.onnx in float16 (with --fp16)
+    model.o2.onnx                  O2's 10-value noise vector + conditions -> log_image (with --o2-dropin)
     scaler.txt                     the feature scaler in O2's #means/#scales text format (O2: ...Scales...)
     scaler.json                    the same scaler as JSON
     model_card.json                what a consumer needs to know (below)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._alloc import tune_allocator_once
 from ..data.scaler import StandardScaler
 from ..data.validate import validate_conditions
 from ..detector import Detector
@@ -18,7 +19,6 @@ from ..nn.unet import n_params
 from ..sampling.counts import sample_counts
 from ..sampling.noise import NoiseStream
 from .precision import resolve_precision
-
 
 BF16_BLOCK = {"cpu": 1024, "cuda": 4096}
 """Rows per network call in bfloat16, whatever the batch size asked for (the last call padded): the same
@@ -120,6 +120,8 @@ class ModelGenerator:
         if fixed:  # bfloat16 kernels round differently for different batch shapes: a shape set by the rows
             block = BF16_BLOCK.get(self.device.type, BF16_BLOCK["cpu"])
             batch_size = min(block, 1 << max(4, (len(cond) - 1).bit_length()))  # fewer rows: next power of 2
+        if self.device.type == "cpu":  # large CPU batches: the CLI's allocator settings (fastzdc._alloc)
+            tune_allocator_once(min(batch_size, len(cond)))
         return sample_counts(lambda c, z: self.generate_log(c, z, **sampler), cond, noise, self.detector.shape,
                              batch_size=batch_size, device=self.device, dequantized=self.kind.dequantized, advance=advance,
                              pad=fixed)

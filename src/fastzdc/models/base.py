@@ -100,7 +100,8 @@ class ModelKind(ABC):
     # ---- optional capabilities (defaults: a plain generative model trained on images) ----------
     quick_export: ClassVar[bool] = True
     """False where exporting the sampler to ONNX takes minutes (a long unrolled loop): the ``auto`` back
-    end then never exports such a checkpoint in memory (``--backend onnx`` still does)."""
+    end then never exports such a checkpoint in memory (``--backend onnx`` still does), and the export
+    skips onnxscript's graph optimiser (ONNX Runtime optimises the graph when it loads it)."""
     reconstructs: ClassVar[bool] = False
     """True for autoencoders: validation scores :meth:`reconstruct` of the validation images instead of
     samples drawn from the conditions."""

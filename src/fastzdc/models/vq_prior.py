@@ -46,7 +46,7 @@ from .vq import VQKind
 @register
 class VQPrior(ModelKind):
     kind = "vq-prior"
-    defaults = {
+    defaults = {  # noqa: RUF012  (read-only class data, as in every model kind)
         "vq": "",
         "vq_hparams": {},
         "vq_weights_sha256": "",
@@ -64,10 +64,10 @@ class VQPrior(ModelKind):
         "cond_code_dim": 8,
         "tokenizer_steps": 3000,
     }
-    sampler_defaults = {"temperature": 1.1, "top_k": 32, "top_p": 1.0, "dither": True}
+    sampler_defaults = {"temperature": 1.1, "top_k": 32, "top_p": 1.0, "dither": True}  # noqa: RUF012
     """from the sweep of benchmarks/bench_vq.py (docs/models.md, "VQ-GAN")"""
     first_stage = FirstStage(option="vq", kind="vq", label="VQ autoencoder", sha="vq_weights_sha256", hparams="vq_hparams")
-    quick_export = False  # the T decoding steps unroll into the graph: exporting takes minutes
+    quick_export = False  # the T decoding steps unroll into the graph: exporting takes minutes (no graph optimiser)
 
     def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
         super().__init__(detector, hparams)
