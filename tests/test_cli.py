@@ -95,6 +95,8 @@ def test_demo_quick_smoke(cli, tmp_path):
     assert obj["synthetic"] and {r["detector"] for r in obj["results"]} == {"zn", "zp"}
     floors = [r for r in obj["results"] if r["extra"].get("is_floor")]
     assert len(floors) == 2 and all(r["w_mean"] > 0 for r in floors)
+    gated = sorted(r["detector"] for r in obj["results"] if r["name"].endswith(" + gate"))
+    assert gated == ["zn", "zp"]  # the students behind the shipped response gate
     saved = json.loads((tmp_path / "demo" / "results.json").read_text())
     assert saved["results"] == obj["results"]
 

@@ -4,7 +4,8 @@
 2. evaluate the floor and every shipped model on it (:func:`fastzdc.evaluation.score_generators`, the
    published protocol: 5 generations per test condition, pooled); the first row of each detector is
    the "original data" floor: an independent re-simulation of the same test particles by the Monte
-   Carlo, drawn given O2's filter;
+   Carlo, drawn given O2's filter; the shower-library look-up follows it, and the few-step students
+   are scored a second time behind the response gate (:func:`shipped_gated`);
 3. plot, write the HTML report (report.html) with results.json / results.csv, return the table.
 
 New models plug in by shipping a checkpoint under ``weights/`` (:func:`shipped_generators`).
@@ -57,6 +58,18 @@ def shipped_generators(detector: str, precision: str = "float32") -> list[Any]:
     return [load_generator(p, precision=precision) for p in shipped_checkpoints(detector)]
 
 
+def shipped_gated(models: list[Any]) -> list[Any]:
+    """The shipped few-step students behind the shipped response gate (``weights/gate``), when it is there
+    (docs/joint.md: one detector behind the gate)."""
+    if not (WEIGHTS_DIR / "gate" / "config.json").exists():
+        return []
+    from .inference.gate import load_gate
+    from .inference.gated import GatedGenerator
+
+    gate = load_gate(WEIGHTS_DIR / "gate")
+    return [GatedGenerator(gate, g) for g in models if g.name.startswith("fm-distill")]
+
+
 TRAINING_EVENTS = 200_000
 TRAINING_SEED = 1
 """The stand-in the shipped weights were trained on: ``fastzdc simulate -d both -n 200000 --seed 1``
@@ -97,11 +110,12 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, progress: b
     files: list[str] = []
     params = mc.default_params()
     models_of = {d: shipped_generators(d, precision) for d in ("zn", "zp")}
+    gated_of = {d: shipped_gated(ms) for d, ms in models_of.items()}
     # stage weights: rough relative costs, measured on the 2-core CPU (fidelity tests with the image
     # classifier cost about as much as scoring a model; without it, a third)
     w_sim, w_score, w_fid, w_sweep, w_report = 2.0, 3.0, (1.0 if quick else 3.0), 1.0, 1.0
-    total = 2 * w_sim + w_report + sum((len(ms) + 2) * (w_score + w_fid) + w_sweep * sum("steps" in g.adjustable for g in ms)
-                                   for ms in models_of.values())
+    total = 2 * w_sim + w_report + sum((len(ms) + len(gated_of[d]) + 2) * (w_score + w_fid)
+                                       + w_sweep * sum("steps" in g.adjustable for g in ms) for d, ms in models_of.items())
     clock = StageClock("demo", total, progress)
     lookups = standin_lookups(progress)
     clock.tick(w_sim, "look-up libraries built")
@@ -126,7 +140,8 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int = 0, progress: b
         models = models_of[d]
         samples: dict[str, np.ndarray] = {}
         repeats: dict[str, np.ndarray] = {}
-        rows = score_generators(ds, [(floor_generator(ds), True), (lookups[d], False), *((g, False) for g in models)], n_rep=n_rep,
+        scored = [(floor_generator(ds), True), (lookups[d], False), *((g, False) for g in [*models, *gated_of[d]])]
+        rows = score_generators(ds, scored, n_rep=n_rep,
                                 seed=seed, progress=progress, samples=samples, repeats=repeats,
                                 tick=lambda what: clock.tick(w_score, what))
         add_fidelity(ds, rows, samples, seed=seed, quick=quick, repeats=repeats, n_rep=n_rep, progress=progress,
