@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import h5py
@@ -118,3 +119,16 @@ def test_allocator_tuning_is_accepted_on_glibc():
 
     expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert tune_allocator() is expected
+
+
+@pytest.mark.parametrize("command", [["generate"], ["fit"], ["merge"], ["train"], ["lookup"], ["evaluate"], ["gate", "train"]])
+def test_help_paragraphs_flow_to_the_terminal_width(cli, monkeypatch, command):
+    """A docstring's line breaks never reach the help: every description line but a paragraph's last is full."""
+    monkeypatch.setenv("COLUMNS", "80")
+    res = cli(*command, "--help")
+    assert res.code == 0
+    lines = [line.rstrip() for line in res.out.splitlines()]
+    desc = lines[: next(i for i, line in enumerate(lines) if "Options" in line and "─" in line)]
+    short = [a.strip() for a, b in itertools.pairwise(desc) if a.strip() and b.strip() and len(a) < 62
+             and not a.strip().startswith("Usage")]
+    assert short == []

@@ -632,6 +632,23 @@ def _os_error_text(err: OSError) -> str:
     return f"{name}: {why}" if name else why
 
 
+def _reflow_help(*apps: typer.Typer) -> None:
+    """Command help from the docstrings with each paragraph on one line, so that rich wraps every paragraph
+    to the terminal (it keeps the line breaks of all but the first). Paragraphs holding a list stay as written."""
+    import inspect
+
+    for a in apps:
+        for info in a.registered_commands:
+            if info.help is None and info.callback is not None and info.callback.__doc__:
+                paragraphs = inspect.cleandoc(info.callback.__doc__).split("\n\n")
+                info.help = "\n\n".join(
+                    p if any(line.lstrip().startswith(("-", "*", "|")) for line in p.splitlines()) else " ".join(p.split())
+                    for p in paragraphs)
+
+
+_reflow_help(app, mc_app, export_app, gate_app)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point.
 
