@@ -13,7 +13,8 @@
   (``fastzdc.evaluation.floor_generator``), and W of O2's channel rule (exp(x) - 1 summed per channel,
   then rounded, instead of rounding every fibre); ``--auc``: also the classifier AUCs.
 
-O2's particle loop, for any export folders (no --det/--model/--export needed)::
+O2's particle loop, for any export folders (no --det/--model/--export needed; the latent-FM folders are
+made first with ``fastzdc export onnx --model weights/lfm-zn -o weights/onnx/lfm-zn --o2-dropin``)::
 
     python benchmarks/bench_onnx.py --o2-loop weights/onnx/fmd-zn weights/onnx/lfm-zn ... --data data/split_zn/test.h5 \
         [--o2-steps fmd-zn:1,2] [--o2-dropin-w 2000] [--append]

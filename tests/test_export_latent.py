@@ -1,6 +1,7 @@
-"""The shipped latent-FM exports (flow + VAE decoder + noise dither in one graph): current with their
-weights, equal to PyTorch on the same noise, usable by ``generate`` / ``evaluate`` and by O2's
-per-particle procedure."""
+"""The latent-FM exports of the shipped weights (flow + VAE decoder + noise dither in one graph): current
+with their weights, equal to PyTorch on the same noise, usable by ``generate`` / ``evaluate`` and by O2's
+per-particle procedure. The folders are not stored in the repository: ``weights/onnx/lfm-*`` when a user
+made them, else one export per detector into a temporary folder (about 10 s each)."""
 
 from __future__ import annotations
 
@@ -28,11 +29,26 @@ DETECTORS = {"zn": ZN, "zp": ZP}
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
+_EXPORTS: dict[str, Path] = {}
+
+
 def _folder(det: str) -> Path:
     folder = ROOT / "weights" / "onnx" / f"lfm-{det}"
-    if not folder.exists():
-        pytest.fail(f"{folder} missing: run fastzdc export onnx --o2-dropin (docs/onnx_o2.md)")
-    return folder
+    if folder.exists():
+        return folder
+    if det not in _EXPORTS:
+        import atexit
+        import shutil
+        import tempfile
+
+        from fastzdc.export import export_onnx
+
+        tmp = tempfile.mkdtemp(prefix=f"lfm-{det}-")
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+        out = Path(tmp) / "export"
+        export_onnx(ROOT / "weights" / f"lfm-{det}", out, o2_dropin=True)
+        _EXPORTS[det] = out
+    return _EXPORTS[det]
 
 
 @pytest.mark.parametrize("det", ["zn", "zp"])
