@@ -109,11 +109,20 @@ def _folder_rows(folder: Path, args) -> tuple[str, str]:
         so.graph_optimization_level = value
         level_sessions[level] = ort.InferenceSession(str(folder / "model.onnx"), so, providers=["CPUExecutionProvider"])
         fns[level] = lambda s=level_sessions[level]: _loop_ms(s, noise, scaled)
+    dropin = card.get("files", {}).get("float32-o2")
+    if dropin:
+        o2sess = open_session(folder / dropin["file"], threads=1)
+        noise10 = np.random.default_rng(2).standard_normal((len(scaled), 10)).astype(np.float32)
+        fns["o2"] = lambda: _loop_ms(o2sess, noise10, scaled)
     m = _median_rounds(fns, args.o2_rounds)
     steps = card["sampler"].get("steps", "–")
+    o2 = "–"
+    if dropin:
+        what = [f"{dropin.get('candidates', 1)} cand."] + (["gate"] if dropin.get("gate") else [])
+        o2 = f"{m['o2']:.2f} ({', '.join(what)})"
     main = (f"| `{name}` | {card['detector'].upper()} | {card['kind']} | {card.get('n_params', 0) / 1e3:.0f}k | {steps} | "
             f"**{m['b1']:.2f}** | " + " | ".join(f"{m[f'b{b}']:.2f}" for b in BATCHES)
-            + f" | {api_ms:.2f} / {bare_ms:.2f} = {ratio:.2f} | {_w_over_floor(name)} |")
+            + f" | {o2} | {api_ms:.2f} / {bare_ms:.2f} = {ratio:.2f} | {_w_over_floor(name)} |")
     levels = f"| `{name}` | " + " | ".join(f"{m[k]:.2f}" for k in LEVELS) + " |"
     print(main, levels, sep="\n", flush=True)
     return main, levels
@@ -135,13 +144,15 @@ def _steps_rows(spec: str, args) -> list[str]:
 
 
 def _dropin_row(folder: Path, args) -> str | None:
-    """W / floor of model.onnx (two noise seeds) and of model.o2.onnx on the first ROWS test rows, n_rep 2."""
+    """W / floor of model.onnx (noise seeds 0 and 1) and of model.o2.onnx on the first ROWS test rows, 5
+    generations each: the protocol of ``fastzdc evaluate`` (same floor draw), so the numbers compare with
+    weights/NAME.eval.json."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from _common import first_rows, floor_counts
+    from _common import first_rows
 
-    from fastzdc.evaluation.metrics import compare_counts
+    from fastzdc.evaluation.protocol import floor_generator, score_generators
     from fastzdc.export.dropin import DROPIN_FILE
     from fastzdc.inference.onnx import OnnxGenerator
     from fastzdc.nn.noise_expand import O2_NOISE
@@ -151,15 +162,21 @@ def _dropin_row(folder: Path, args) -> str | None:
     card = load_card(folder)
     det = card["detector"]
     ds = first_rows(Path(str(args.data).replace("split_zn", f"split_{det}").replace("split_zp", f"split_{det}")), args.o2_dropin_w)
-    tiled = np.tile(ds.conditions, (2, 1))
     full = fastzdc.load(folder)
     dropin = OnnxGenerator(open_session(folder / DROPIN_FILE, threads=torch.get_num_threads()), full.detector, full.scaler,
                            (O2_NOISE,), name=f"{card['name']} (O2 drop-in)", sampler=card["sampler"])
-    floor = compare_counts(full.detector, ds.responses, floor_counts(ds, n_rep=2, seed=1_000_000_008), 2)["w_mean"]
-    w = {k: compare_counts(full.detector, ds.responses, g.generate(tiled, seed=s, batch_size=1024), 2)["w_mean"]
-         for k, g, s in (("full1", full, 1), ("full2", full, 2), ("o2", dropin, 1))}
-    row = (f"| `{folder.name}` | {det.upper()} | {floor:.3f} | {w['full1'] / floor:.2f} | {w['full2'] / floor:.2f} | "
-           f"**{w['o2'] / floor:.2f}** | {100 * (w['o2'] / w['full1'] - 1):+.1f} % |")
+    floor = floor_generator(ds)
+    scored = {}
+    for key, gen, seed in (("full0", full, 0), ("full1", full, 1), ("o2", dropin, 0)):
+        rows = score_generators(ds, [(floor, True), (gen, False)], n_rep=5, seed=seed, progress=False)
+        scored[key] = rows[1]
+    floor_w = score_generators(ds, [(floor, True)], n_rep=5, seed=0, progress=False)[0]["w_mean"]
+
+    def cell(r: dict) -> str:
+        return f"{r['w_mean'] / floor_w:.2f} ± {r.get('w_over_floor_err') or 0:.2f}"
+
+    row = (f"| `{folder.name}` | {det.upper()} | {floor_w:.3f} | {cell(scored['full0'])} | {cell(scored['full1'])} | "
+           f"**{cell(scored['o2'])}** | {100 * (scored['o2']['w_mean'] / scored['full0']['w_mean'] - 1):+.1f} % |")
     print(row, flush=True)
     return row
 
@@ -175,9 +192,11 @@ def o2_loop_section(args, machine_text: str) -> list[str]:
             f"ms per particle over the first {args.o2_particles} test rows, median of {args.o2_rounds} interleaved rounds. "
             "**batch 1** is O2's call; B = 4 / 16 / 64 batches the particles of one event into one call. "
             "API loop: `fastzdc.load(folder)` then `generate` on one particle with a new seed per call, against the bare "
-            "call on the same session, call by call in turn (median ms per call over all rounds, and their ratio). W / floor: the checkpoint's `weights/NAME.eval.json` (test split, 5000 rows).", "",
-            "| export | det | kind | params | steps | **batch 1** | B 4 | B 16 | B 64 | API loop / bare call | W / floor |",
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|", *mains, "",
+            "call on the same session, call by call in turn (median ms per call over all rounds, and their ratio). "
+            "`model.o2.onnx` batch 1: the drop-in graph in the same loop with O2's 10-value noise vector (its candidates per "
+            "particle, and whether the response gate is inside). W / floor: the checkpoint's `weights/NAME.eval.json` (test split, 5000 rows).", "",
+            "| export | det | kind | params | steps | **batch 1** | B 4 | B 16 | B 64 | `model.o2.onnx` batch 1 | API loop / bare call | W / floor |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|", *mains, "",
             "Batch 1 by ONNX Runtime graph-optimisation level (ms per particle):", "",
             "| export | " + " | ".join(LEVELS) + " |", "|---|" + "---:|" * len(LEVELS), *levels]
     if args.o2_steps:
@@ -187,10 +206,11 @@ def o2_loop_section(args, machine_text: str) -> list[str]:
             text += _steps_rows(spec, args)
     if args.o2_dropin_w:
         rows = [r for r in (_dropin_row(Path(f), args) for f in args.o2_loop) if r]
-        text += ["", (f"O2 drop-in (`model.o2.onnx`, O2's 10-value noise vector expanded in the graph) against `model.onnx` "
-                      f"(the model's full noise), first {args.o2_dropin_w} test rows, 2 generations each, W / floor with the "
-                      "floor of the same rows; the second `model.onnx` column uses other noise (seed 2): the seed-to-seed scatter."), "",
-                 "| export | det | floor W | `model.onnx` seed 1 | `model.onnx` seed 2 | **`model.o2.onnx`** | drop-in vs seed 1 |",
+        text += ["", (f"O2 drop-in (`model.o2.onnx`, O2's 10-value noise vector expanded in the graph; with the response "
+                      "gate and candidates where the card says so) against `model.onnx` (the model's full noise), first "
+                      f"{args.o2_dropin_w} test rows, 5 generations each, W / floor ± bootstrap error, the floor and protocol of "
+                      "`fastzdc evaluate`; the second `model.onnx` column uses other noise (seed 1): the seed-to-seed scatter."), "",
+                 "| export | det | floor W | `model.onnx` seed 0 | `model.onnx` seed 1 | **`model.o2.onnx`** | drop-in vs seed 0 |",
                  "|---|---|---:|---:|---:|---:|---:|", *rows]
     text += ["", (f"Load average (1 min) of this shared 2-core machine: {load0:.1f} at the start, {os.getloadavg()[0]:.1f} "
                   "at the end (other jobs running: compare within this table).")]

@@ -204,7 +204,7 @@ def test_latent_fm_checkpoint_is_self_contained_seeded_and_resumes_exactly(tmp_p
             assert torch.equal(a[k], v), k
     shutil.rmtree(vae)  # the VAE checkpoint is not needed any more
     gen = load_generator(tmp_path / "full")
-    assert gen.kind.noise_shape() == (4, 11, 11) and gen.sampler == {"steps": 8, "method": "euler", "shift": 1.0, "dither": True}
+    assert gen.kind.noise_shape() == (4, 11, 11) and gen.sampler == {"steps": 8, "method": "euler", "shift": 1.0, "dither": True, "poisson": False}
     cond = make_dataset(12, ZN, seed=9).conditions
     x1, x2 = gen.generate(cond, seed=4, batch_size=5), gen.generate(cond, seed=4, batch_size=12)
     assert x1.shape == (12, 44, 44) and x1.dtype == np.uint16 and np.array_equal(x1, x2)

@@ -111,3 +111,54 @@ def test_export_without_the_flag_writes_no_dropin(tmp_path):
 def test_export_help_names_the_dropin(cli):
     res = cli("export", "onnx", "--help")
     assert res.code == 0 and "--o2-dropin" in res.out
+
+
+def test_first_lit_keeps_the_first_non_empty_candidate():
+    from fastzdc.nn.sampler_graph import first_lit
+
+    x = torch.zeros(6, 1, 3, 3)  # 2 particles x 3 candidates
+    x[1, 0, 0, 0], x[2, 0, 1, 1] = 2.0, 3.0  # particle 0: candidates 1 and 2 lit -> 1
+    out = first_lit(x, 3)
+    assert out.shape == (2, 1, 3, 3) and float(out[0, 0, 0, 0]) == 2.0 and float(out[0].sum()) == 2.0
+    assert float(out[1].abs().sum()) == 0  # particle 1: all dark -> its first (empty) candidate
+    x[4, 0, 2, 2] = 0.3  # below half a photon: not lit, the first candidate is kept
+    assert float(first_lit(x, 3)[1].abs().sum()) == 0
+
+
+def _gated_export(tmp_path, probs: list[float], candidates: int) -> tuple[Path, dict]:
+    from fastzdc.training.gate import save_gate
+
+    from .test_gated import constant_gate
+
+    gate = constant_gate(probs)
+    gate_dir = save_gate(tmp_path / f"gate{candidates}", gate.net, gate.scaler, {"hidden": 4, "depth": 1}, {}, {}, {})
+    ckpt = tmp_path / "tiny"
+    if not ckpt.exists():
+        random_fm_checkpoint(ckpt, ZP, rows=60)
+    out = tmp_path / f"onnx-{probs[3]}-{candidates}"
+    return out, export_onnx(ckpt, out, o2_dropin=True, o2_candidates=candidates, o2_gate=gate_dir)
+
+
+@pytest.mark.parametrize(("both", "candidates"), [(0.0, 1), (0.5, 2), (1.0, 3)])
+def test_gated_dropin_draws_the_lit_fraction_in_the_graph(tmp_path, both, candidates):
+    """P(ZP lit | ZN or ZP lit) = both / (1 - none) with a gate of (none 0, ZN only 1 - both, ZP only 0, both);
+    the export self-check compares the graph with the same module in PyTorch."""
+    out, result = _gated_export(tmp_path, [0.0, 1.0 - both, 0.0, both], candidates)
+    entry = result["card"]["files"]["float32-o2"]
+    assert entry["candidates"] == candidates and len(entry["gate"]["weights_sha256"]) == 64
+    sess = open_session(out / DROPIN_FILE, threads=1)
+    n = 400
+    noise10 = NoiseStream(3, (O2_NOISE,)).rows(0, n).numpy()
+    cond = np.zeros((n, 9), np.float32)
+    images = sess.run(["log_image"], {"noise": noise10, "conditions": cond})[0]
+    lit = (images.reshape(n, -1).max(1) > 0).mean()
+    if both == 0.0:
+        assert lit == 0
+    else:  # the tiny random model itself lights most draws; candidates make that nearly all
+        assert lit == pytest.approx(both, abs=0.08)
+
+
+def test_o2_candidates_need_the_dropin_flag(tmp_path, cli):
+    ckpt = random_fm_checkpoint(tmp_path / "tiny", ZN, rows=60)
+    res = cli("export", "onnx", "--model", ckpt, "-o", tmp_path / "onnx", "--o2-candidates", "2")
+    assert res.code == 2 and "--o2-dropin" in (res.err + res.out) and not (tmp_path / "onnx").exists()

@@ -306,7 +306,7 @@ def test_cli_train_vq_prior_generate_evaluate_with_sample_options(cli, tmp_path,
     assert res.code == 0, res.err
     got = res.json()
     assert got["rows"] == 160 and got["backend"] == "torch"  # auto never exports a vq-prior in memory
-    assert got["sampler"] == {"temperature": 0.9, "top_k": 4, "top_p": 0.9, "dither": True}
+    assert got["sampler"] == {"temperature": 0.9, "top_k": 4, "top_p": 0.9, "dither": True, "poisson": False}
     res = cli("generate", "--model", tmp_path / "prior", "--conditions", data["zp"], "--out", tmp_path / "bad.h5",
               "--sample-opt", "top_k=0")
     assert res.code == 2 and "top_k must be an integer >= 1" in res.err and len(res.err.strip().splitlines()) == 1

@@ -470,6 +470,14 @@ def export_onnx(
     o2_dropin: Annotated[bool, typer.Option("--o2-dropin", help="Also write model.o2.onnx: inputs 'noise' (batch x 10, the "
                                             "noise vector O2's ZDC fast simulation draws) and 'conditions', for O2 "
                                             "unmodified (docs/o2.md).")] = False,
+    o2_candidates: Annotated[int, typer.Option("--o2-candidates", help="With --o2-dropin: draw K responses per particle "
+                                               "in model.o2.onnx and return the first non-empty one, for O2 behind a "
+                                               "response classifier such as the response gate (docs/o2.md). 1 = one "
+                                               "draw.", min=1, max=16)] = 1,
+    o2_gate: Annotated[Path | None, typer.Option("--o2-gate", help="With --o2-dropin: build this response gate (e.g. "
+                                                 "weights/gate) into model.o2.onnx; it draws whether the particle "
+                                                 "lights this detector, given that O2's classifier let it through "
+                                                 "(docs/o2.md).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Export the whole sampler of a checkpoint as one ONNX graph for ALICE O2 and ONNX Runtime.
@@ -481,7 +489,7 @@ def export_onnx(
     from .export import export_onnx as run_export
 
     result = run_export(model, out, steps=steps, method=method, opset=opset, fp16=fp16, sampler=_sample_opts(sample_opt),
-                        o2_dropin=o2_dropin)
+                        o2_dropin=o2_dropin, o2_candidates=o2_candidates, o2_gate=o2_gate)
     if json_out:
         _emit_json(result)
         return

@@ -18,6 +18,7 @@ reproducible.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -25,14 +26,18 @@ import onnx
 import torch
 
 from ..errors import FastZDCError
-from ..inference.graph import CONDITIONS, NOISE, RAW_OUTPUT, export_sampler, with_count_output
+from ..inference.gate import Gate
+from ..inference.graph import CONDITIONS, NOISE, RAW_OUTPUT, export_sampler, sampler_module, with_count_output
 from ..inference.model import ModelGenerator
 from ..inference.onnx import check_signature, open_session
 from ..nn.noise_expand import O2_NOISE, NoiseExpander
+from ..nn.gate import LitProbability
 from ..sampling.noise import NoiseStream
 
 DROPIN_FILE = "model.o2.onnx"
 DROPIN_VARIANT = "float32-o2"
+MAX_CANDIDATES = 16
+"""most candidate responses per particle a drop-in graph may draw"""
 DROPIN_TOLERANCE = 1e-3
 """max |ONNX Runtime - PyTorch| of the log1p image, as for model.onnx, outside count flips"""
 MAX_FLIPS = 1e-3
@@ -42,20 +47,59 @@ kind with a noise dither (latent FM) multiplies its noise by ~1e3 before roundin
 fibre whose ``c + u`` lies within ~1e-4 of an integer rounds the other way (measured: 1 fibre in 31k)."""
 
 
-def dropin_model(gen: ModelGenerator, *, opset: int) -> onnx.ModelProto:
-    """The drop-in graph of a loaded checkpoint (with the rounding tail, float32)."""
-    expander = NoiseExpander(gen.kind.noise_shape(), O2_NOISE)
-    base = export_sampler(gen.kind, gen.net, gen.sampler, opset=opset, noise_in=expander)
+def _noise_size(noise_shape: tuple[int, ...], candidates: int, gated: bool) -> tuple[int, ...]:
+    """What the expander makes: the sampler's noise as is, or flat ``K n (+ 1 for the gate's draw)``."""
+    if candidates == 1 and not gated:
+        return tuple(noise_shape)
+    return (candidates * math.prod(noise_shape) + int(gated),)
+
+
+def lit_module(gen: ModelGenerator, gate: Gate) -> LitProbability:
+    """The gate as ``P(gen's detector lit | ZN or ZP lit)`` of features scaled with the generator's scaler."""
+    gm, gs = np.asarray(gate.scaler.mean, np.float64), np.asarray(gate.scaler.scale, np.float64)
+    mm, ms = np.asarray(gen.scaler.mean, np.float64), np.asarray(gen.scaler.scale, np.float64)
+    return LitProbability(gate.net, torch.from_numpy(ms / gs), torch.from_numpy((mm - gm) / gs), gen.detector.name)
+
+
+def dropin_model(gen: ModelGenerator, *, opset: int, candidates: int = 1, gate: Gate | None = None) -> onnx.ModelProto:
+    """The drop-in graph of a loaded checkpoint (with the rounding tail, float32). ``candidates > 1``: each
+    particle's first non-empty response among that many; ``gate``: the response gate decides in the graph
+    whether the particle lights this detector (given that O2's classifier let it through)."""
+    if not 1 <= int(candidates) <= MAX_CANDIDATES:
+        raise FastZDCError(f"--o2-candidates must be in [1, {MAX_CANDIDATES}], got {candidates}")
+    expander = NoiseExpander(_noise_size(gen.kind.noise_shape(), int(candidates), gate is not None), O2_NOISE)
+    lit = None if gate is None else lit_module(gen, gate)
+    base = export_sampler(gen.kind, gen.net, gen.sampler, opset=opset, noise_in=expander, candidates=int(candidates), lit=lit)
     return with_count_output(base, gen.kind.dequantized)
 
 
 def expanded_noise(noise10: np.ndarray, noise_shape: tuple[int, ...]) -> np.ndarray:
-    """The full noise the drop-in graph makes from O2's ``(B, 10)`` noise vectors (PyTorch, float32)."""
+    """The full noise the plain drop-in graph makes from O2's ``(B, 10)`` noise vectors (PyTorch, float32)."""
     with torch.no_grad():
         return NoiseExpander(tuple(noise_shape), O2_NOISE)(torch.from_numpy(np.asarray(noise10, np.float32))).numpy()
 
 
-def dropin_parity(gen: ModelGenerator, blob: bytes, rows: int = 16, seed: int = 20240917) -> tuple[float, float]:
+def dropin_reference(gen: ModelGenerator, noise10: np.ndarray, cond: np.ndarray, *, candidates: int = 1,
+                     gate: Gate | None = None) -> np.ndarray:
+    """What the drop-in graph computes, in PyTorch: ``(B, nx, ny)`` continuous log1p images. The plain
+    graph is the generator itself on the expanded noise; the candidate and gated graphs run the module the
+    exporter traces."""
+    noise = torch.from_numpy(np.asarray(noise10, np.float32))
+    c = torch.from_numpy(np.asarray(cond, np.float32))
+    with torch.no_grad():
+        if candidates == 1 and gate is None:
+            full = torch.from_numpy(expanded_noise(noise10, gen.kind.noise_shape()))
+            out = gen.generate_log(c, full).float()
+        else:
+            expander = NoiseExpander(_noise_size(gen.kind.noise_shape(), candidates, gate is not None), O2_NOISE)
+            module = sampler_module(gen.kind, gen.net, gen.kind.sampler_options(gen.sampler), expander,
+                                    candidates=candidates, lit=None if gate is None else lit_module(gen, gate))
+            out = module(noise, c)
+    return out.numpy().reshape(len(c), *gen.detector.shape)
+
+
+def dropin_parity(gen: ModelGenerator, blob: bytes, rows: int = 16, seed: int = 20240917, *,
+                  candidates: int = 1, gate: Gate | None = None) -> tuple[float, float]:
     """``(max |ONNX Runtime - PyTorch| of the log1p image outside one-photon flips, fraction of flipped fibres)``
     of the drop-in graph, PyTorch fed the expanded noise; raise when a difference is not a one-photon flip
     and above :data:`DROPIN_TOLERANCE`, when flips exceed :data:`MAX_FLIPS`, or when the signature is not O2's."""
@@ -63,8 +107,7 @@ def dropin_parity(gen: ModelGenerator, blob: bytes, rows: int = 16, seed: int = 
     check_signature(sess, gen.detector, (O2_NOISE,), f"<{DROPIN_VARIANT} export>")
     noise10 = NoiseStream(seed, (O2_NOISE,)).rows(0, rows).numpy()
     cond = torch.randn(rows, 9, generator=torch.Generator().manual_seed(seed)).numpy()
-    full = torch.from_numpy(expanded_noise(noise10, gen.kind.noise_shape()))
-    ref = gen.generate_log(torch.from_numpy(cond), full).float().numpy().reshape(rows, *gen.detector.shape)
+    ref = dropin_reference(gen, noise10, cond, candidates=candidates, gate=gate)
     got = sess.run([RAW_OUTPUT], {NOISE: noise10, CONDITIONS: cond})[0]
     if not np.isfinite(got).all():
         raise FastZDCError("export self-check failed: the O2 drop-in graph gives non-finite images")
@@ -77,9 +120,12 @@ def dropin_parity(gen: ModelGenerator, blob: bytes, rows: int = 16, seed: int = 
     return diff, float(flips.mean())
 
 
-def dropin_card_entry(blob: bytes, sha256: str) -> dict[str, Any]:
-    """The drop-in file's entry in the model card's ``files``."""
-    return {"file": DROPIN_FILE, "precision": "float32",
+def dropin_card_entry(blob: bytes, sha256: str, candidates: int = 1, gate: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The drop-in file's entry in the model card's ``files`` (``gate``: the gate's source and SHA-256)."""
+    response = ("the first non-empty of the candidates" if candidates > 1 else "one draw (may be empty)")
+    if gate is not None:
+        response = f"dark with the gate's P(not lit | ZN or ZP lit), else {response}"
+    return {"file": DROPIN_FILE, "precision": "float32", "candidates": int(candidates), "gate": gate, "response": response,
             "noise": f"input of {O2_NOISE} standard normals per particle (O2's noise vector), expanded in the graph",
             "inputs": [NOISE, CONDITIONS], "input_shapes": [["batch", O2_NOISE], ["batch", 9]],
             "bytes": len(blob), "sha256": sha256}

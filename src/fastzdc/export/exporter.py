@@ -21,7 +21,7 @@ import torch
 
 from .. import __version__
 from .._atomic import atomic_dir, check_dir_writable, check_not_input
-from ..checkpoint import WEIGHTS, file_sha256
+from ..checkpoint import WEIGHTS, file_sha256, resolve
 from ..conditions import FEATURE_NAMES, FEATURE_UNITS, N_FEATURES
 from ..errors import FastZDCError
 from ..inference.card import (
@@ -34,12 +34,13 @@ from ..inference.card import (
     io_signature,
     is_export_dir,
 )
+from ..inference.gate import load_gate
 from ..inference.graph import CONDITIONS, DEFAULT_OPSET, NOISE, OUTPUT, RAW_OUTPUT, export_sampler, with_count_output
 from ..inference.load import load_generator, sampler_overrides
 from ..inference.model import ModelGenerator
 from ..inference.onnx import check_signature, open_session
 from ..sampling.noise import NoiseStream
-from .dropin import DROPIN_FILE, DROPIN_VARIANT, dropin_card_entry, dropin_model, dropin_parity
+from .dropin import DROPIN_FILE, DROPIN_VARIANT, MAX_CANDIDATES, dropin_card_entry, dropin_model, dropin_parity
 from .rewrite import set_metadata, to_float16, with_graph_noise
 
 TOLERANCE = {"float32": 1e-3, "float16": 0.1}
@@ -84,6 +85,8 @@ def export_onnx(
     fp16: bool = False,
     sampler: dict[str, Any] | None = None,
     o2_dropin: bool = False,
+    o2_candidates: int = 1,
+    o2_gate: str | Path | None = None,
 ) -> dict[str, Any]:
     """Export a checkpoint's whole sampler to ONNX (see :mod:`fastzdc.inference.card` for the folder).
 
@@ -96,6 +99,10 @@ def export_onnx(
         fp16: also write float16 variants (float32 inputs and output).
         o2_dropin: also write ``model.o2.onnx``, whose inputs are O2's 10-value noise vector and the scaled
             features (:mod:`fastzdc.export.dropin`); the card's ``o2`` block then names it.
+        o2_candidates: the drop-in graph draws that many responses per particle and returns the first
+            non-empty one (for O2 behind a response classifier such as the response gate); 1 = one draw.
+        o2_gate: a response-gate checkpoint (e.g. ``weights/gate``) built into the drop-in graph: it draws
+            whether the particle lights this detector given that O2's classifier let it through.
 
     Returns:
         a summary: folder, files with sizes, measured parity, the model card.
@@ -106,6 +113,14 @@ def export_onnx(
         raise FastZDCError("folder exists and is not a fastzdc ONNX export; refusing to replace it", out)
     if steps is not None and steps < 1:
         raise FastZDCError(f"--steps must be >= 1, got {steps}")
+    if not isinstance(o2_candidates, int) or not 1 <= o2_candidates <= MAX_CANDIDATES:
+        raise FastZDCError(f"--o2-candidates must be an integer in [1, {MAX_CANDIDATES}], got {o2_candidates!r}")
+    if (o2_candidates > 1 or o2_gate is not None) and not o2_dropin:
+        raise FastZDCError("--o2-candidates and --o2-gate apply to the drop-in graph: add --o2-dropin")
+    gate = None
+    if o2_gate is not None:
+        check_not_input(out, [model, o2_gate])
+        gate = load_gate(o2_gate)
     gen = load_generator(model, device="cpu", backend="torch", **sampler_overrides(sampler, steps, method))
     if not isinstance(gen, ModelGenerator):
         raise FastZDCError("give a checkpoint folder to export, not an export folder", model)
@@ -135,10 +150,10 @@ def export_onnx(
     parity = check_parity(gen, blobs, noise_shape)
     dropin = None
     if o2_dropin:
-        proto = dropin_model(gen, opset=opset)
+        proto = dropin_model(gen, opset=opset, candidates=o2_candidates, gate=gate)
         set_metadata(proto, {**meta, "fastzdc.variant": DROPIN_VARIANT, "fastzdc.noise_shape": json.dumps([10])})
         dropin = proto.SerializeToString()
-        parity[DROPIN_VARIANT], parity["o2_dropin_one_photon_flips"] = dropin_parity(gen, dropin)
+        parity[DROPIN_VARIANT], parity["o2_dropin_one_photon_flips"] = dropin_parity(gen, dropin, candidates=o2_candidates, gate=gate)
 
     files: dict[str, Any] = {}
     for variant, blob in blobs.items():
@@ -148,7 +163,8 @@ def export_onnx(
             "inputs": [CONDITIONS] if graph_noise else [NOISE, CONDITIONS], "bytes": len(blob), "sha256": _sha256(blob),
         }
     if dropin is not None:
-        files[DROPIN_VARIANT] = dropin_card_entry(dropin, _sha256(dropin))
+        files[DROPIN_VARIANT] = dropin_card_entry(dropin, _sha256(dropin), o2_candidates, None if gate is None else
+                                                     {"source": str(o2_gate), "weights_sha256": file_sha256(resolve(o2_gate) / WEIGHTS)})
     path_key, scales_key = O2_KEYS[det.name]
     card = {
         "format": CARD_FORMAT,

@@ -73,14 +73,26 @@ def _quiet_exporter() -> Iterator[None]:
             lg.setLevel(lvl)
 
 
+def sampler_module(kind: ModelKind, net: nn.Module, opts: dict[str, Any], noise_in: nn.Module | None = None, *,
+                   candidates: int = 1, lit: nn.Module | None = None) -> SamplerGraph:
+    """The module the exporter traces (a copy of ``net`` on the CPU, float32, eval mode; the caller's
+    stays untouched): :class:`~fastzdc.nn.sampler_graph.SamplerGraph` of ``kind.sample`` with ``opts``."""
+    net = copy.deepcopy(net).to("cpu", memory_format=torch.contiguous_format).float().eval()
+    lit = None if lit is None else copy.deepcopy(lit).float().eval()
+    return SamplerGraph(net, lambda n, c, z: kind.sample(n, c, z, **opts), kind.detector.shape, noise_in,
+                        noise_shape=tuple(kind.noise_shape()), candidates=candidates, lit=lit).eval()
+
+
 def export_sampler(
     kind: ModelKind, net: nn.Module, sampler: dict[str, Any], *, opset: int = DEFAULT_OPSET,
-    noise_in: nn.Module | None = None,
+    noise_in: nn.Module | None = None, candidates: int = 1, lit: nn.Module | None = None,
 ) -> onnx.ModelProto:
     """Export ``kind.sample`` with the given network and sampler options as one float32 ONNX graph.
 
     ``noise_in``: a module applied to the ``noise`` input first, whose ``k`` attribute is its width (the
     graph's noise input is then ``(batch, k)``; the O2 drop-in, :mod:`fastzdc.export.dropin`).
+    ``candidates``, ``lit``: with ``noise_in``, sample that many responses per particle and return the
+    first non-empty one, and draw whether the particle is lit at all (:class:`~fastzdc.nn.sampler_graph.SamplerGraph`).
 
     The network is copied (contiguous memory format, CPU, eval mode); the caller's stays untouched.
     onnxscript's graph optimiser runs only for kinds with ``quick_export`` (the flow models): on the VQ
@@ -92,8 +104,7 @@ def export_sampler(
     if not isinstance(opset, int) or opset < MIN_OPSET:
         raise FastZDCError(f"--opset must be an integer >= {MIN_OPSET} (the exporter's native opset), got {opset!r}")
     opts = kind.sampler_options(sampler)
-    net = copy.deepcopy(net).to("cpu", memory_format=torch.contiguous_format).float().eval()
-    module = SamplerGraph(net, lambda n, c, z: kind.sample(n, c, z, **opts), kind.detector.shape, noise_in).eval()
+    module = sampler_module(kind, net, opts, noise_in, candidates=candidates, lit=lit)
     noise_shape = kind.noise_shape() if noise_in is None else (int(noise_in.k),)
     example = (torch.randn(2, *noise_shape), torch.randn(2, N_FEATURES))
     batch = torch.export.Dim(BATCH, min=1, max=1 << 24)

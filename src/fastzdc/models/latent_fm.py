@@ -24,7 +24,9 @@ flow is the MLP, the decoder is ``D(z, particle)``, and the sampler's noise is a
 channel 0 starts the flow (its first ``z_dim`` values), channel 1 drives the dither.
 
 (``u(n)``: uniforms derived from the same noise, :mod:`fastzdc.nn.dither`; stochastic rounding is
-unbiased where plain rounding drops every fibre below half a photon; ``dither = false`` rounds.)
+unbiased where plain rounding drops every fibre below half a photon; ``dither = false`` rounds. With
+``poisson = true`` the same uniforms draw Poisson counts of mean ``c`` instead,
+:mod:`fastzdc.sampling.poisson`: the photo-statistics the Poisson-trained decoder's mean stands for.)
 The result is returned as a log1p image ``(B, 1, nx, ny)``.
 
 The checkpoint is self-contained: its weights hold the flow, the decoder and ``m, s``; its hparams hold
@@ -45,8 +47,8 @@ from ..nn.latent_conv import LatentConvNet
 from ..nn.latent_flow import ContextUNet, LatentFlow
 from ..nn.mlp import ConditionalMean, LatentMLP
 from ..nn.unet import CondUNet
-from ..sampling.dither import stochastic_round_log1p
 from ..sampling.ode import integrate
+from ..sampling.poisson import counts_log1p
 from .base import FirstStage, register
 from .fm import FlowMatching
 from .vae import VariationalAutoencoder
@@ -77,7 +79,7 @@ class LatentFlowMatching(FlowMatching):
         "logit_mean": 0.0,
         "logit_std": 1.0,
     }
-    sampler_defaults = {"steps": 8, "method": "euler", "shift": 1.0, "dither": True}
+    sampler_defaults = {"steps": 8, "method": "euler", "shift": 1.0, "dither": True, "poisson": False}
     first_stage = FirstStage(option="vae", kind="vae", label="VAE", sha="vae_weights_sha256", hparams="vae_hparams")
 
     def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
@@ -192,4 +194,4 @@ class LatentFlowMatching(FlowMatching):
         z0, dither_noise = self._split_noise(noise)
         z = integrate(lambda r, t: v(r, cond, t).float(), z0, int(opts["steps"]), str(opts["method"]), float(opts["shift"]))
         x = net.decode(z + m if m is not None and self.hparams["mean_residual"] else z, cond)
-        return stochastic_round_log1p(x, net.dither(dither_noise)) if opts["dither"] else x
+        return counts_log1p(x, net.dither(dither_noise), poisson=bool(opts["poisson"])) if opts["dither"] else x

@@ -38,7 +38,7 @@ from ..nn.gpt import GPT
 from ..nn.mlp import ConditionalMean
 from ..nn.token_prior import TokenPrior
 from ..sampling.categorical import check_options, filtered_probs, inverse_cdf, normal_to_uniform
-from ..sampling.dither import stochastic_round_log1p
+from ..sampling.poisson import counts_log1p
 from .base import FirstStage, ModelKind, register
 from .vq import VQKind
 
@@ -64,7 +64,7 @@ class VQPrior(ModelKind):
         "cond_code_dim": 8,
         "tokenizer_steps": 3000,
     }
-    sampler_defaults = {"temperature": 1.1, "top_k": 32, "top_p": 1.0, "dither": True}  # noqa: RUF012
+    sampler_defaults = {"temperature": 1.1, "top_k": 32, "top_p": 1.0, "dither": True, "poisson": False}  # noqa: RUF012
     """from the sweep of benchmarks/bench_vq.py (docs/models.md, "VQ-GAN")"""
     first_stage = FirstStage(option="vq", kind="vq", label="VQ autoencoder", sha="vq_weights_sha256", hparams="vq_hparams")
     quick_export = False  # the T decoding steps unroll into the graph: exporting takes minutes (no graph optimiser)
@@ -148,4 +148,4 @@ class VQPrior(ModelKind):
             return inverse_cdf(filtered_probs(logits, temperature, top_k, top_p), u[:, i])
 
         x = net.decode(net.gpt.generate(net.prefix(cond), pick), cond)
-        return stochastic_round_log1p(x, net.dither(noise[:, 1:])) if opts["dither"] else x
+        return counts_log1p(x, net.dither(noise[:, 1:]), poisson=bool(opts["poisson"])) if opts["dither"] else x

@@ -63,3 +63,26 @@ class GateProbabilities(nn.Module):
 
     def forward(self, cond: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.net(cond), dim=1)
+
+
+class LitProbability(nn.Module):
+    """``(B, 9)`` features scaled with a *generator's* scaler -> ``(B,)`` P(``detector`` lit | ZN or ZP lit).
+
+    The features are re-scaled to the gate's own scaler in the graph, ``c_gate = c a + b`` with
+    ``a = s_model / s_gate`` and ``b = (m_model - m_gate) / s_gate``; then
+
+        P(d lit | ZN or ZP lit) = (P(d only) + P(both)) / (1 - P(none)),
+
+    the occupancy of one calorimeter among the particles that O2's classifier lets through.
+    """
+
+    def __init__(self, net: GateNet, scale: torch.Tensor, shift: torch.Tensor, detector: str) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32).reshape(1, -1), persistent=False)
+        self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float32).reshape(1, -1), persistent=False)
+        self.index = STATES.index(detector)
+
+    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+        p = torch.softmax(self.net(cond * self.scale + self.shift), dim=1)
+        return (p[:, self.index] + p[:, 3]) / (1.0 - p[:, 0]).clamp_min(1e-12)
