@@ -59,7 +59,7 @@ def test_shipped_latent_fm_export_is_current_and_matches_pytorch(det):
     assert card["source"]["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest(), \
         "stale ONNX export: run fastzdc export onnx --o2-dropin (docs/onnx_o2.md)"
     assert card["kind"] == "latent-fm" and card["o2"]["model_file"] == "model.o2.onnx" and card["o2"]["noise_values"] == 10
-    torch_gen = load_generator(ROOT / "weights" / f"lfm-{det}")  # float32 PyTorch
+    torch_gen = load_generator(ROOT / "weights" / f"lfm-{det}", **card["sampler"])  # float32 PyTorch, the export's steps
     assert card["sampler"] == torch_gen.sampler and card["noise_shape"] == list(torch_gen.kind.noise_shape())
     particles = make_dataset(32, DETECTORS[det], seed=21).conditions
     cond = torch_gen.scaler.transform(particles)

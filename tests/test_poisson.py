@@ -59,3 +59,11 @@ def test_onnx_export_gives_the_same_counts(tmp_path):
     want = Counts()(x, u).numpy()
     # a uniform on a CDF step edge may fall either side in another summation order: allow a few fibres
     assert np.mean(np.abs(np.expm1(got) - np.expm1(want)) > 0.5) < 1e-3
+
+
+def test_eager_and_traced_paths_give_the_same_counts(monkeypatch):
+    lam = torch.cat([torch.rand(20000) * 0.05, torch.rand(5000) * 12, torch.rand(100) * 300]).reshape(5, 1, -1)
+    u = torch.rand(lam.shape, generator=torch.Generator().manual_seed(5))
+    eager = poisson_from_uniform(lam, u)
+    monkeypatch.setattr(torch.compiler, "is_exporting", lambda: True)
+    assert torch.equal(poisson_from_uniform(lam, u), eager)

@@ -35,12 +35,28 @@ TERMS = 20
 def poisson_from_uniform(lam: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """Poisson counts (float, integer values) with means ``lam >= 0``, one uniform ``u`` in [0, 1) each.
 
+    Eagerly, only the fibres that get at least one photon (``u > exp(-lam)``: a few per cent of a sparse
+    shower) run the remaining terms, and only those above ``EXACT_BELOW`` the expansion; traced for
+    export, every fibre runs every term (a static graph). Both give the same counts.
+
     >>> lam = torch.tensor([0.0, 0.3, 0.3, 4.0, 100.0])
     >>> poisson_from_uniform(lam, torch.tensor([0.99, 0.5, 0.9, 0.5, 0.5])).tolist()
     [0.0, 0.0, 1.0, 4.0, 100.0]
     """
     lam = lam.float().clamp_min(0.0)
     u = u.float()
+    if torch.compiler.is_exporting() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        return torch.where(lam <= EXACT_BELOW, _exact(lam, u), _expansion(lam, u))
+    n = torch.zeros_like(lam)
+    lit = (u > torch.exp(-lam.clamp_max(EXACT_BELOW))).nonzero(as_tuple=True)
+    n[lit] = _exact(lam[lit], u[lit])
+    big = (lam > EXACT_BELOW).nonzero(as_tuple=True)
+    n[big] = _expansion(lam[big], u[big])
+    return n
+
+
+def _exact(lam: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Inverse CDF, ``TERMS`` unrolled terms, ``lam`` clamped to ``EXACT_BELOW``."""
     small = lam.clamp_max(EXACT_BELOW)
     p = torch.exp(-small)
     cdf = p
@@ -49,11 +65,15 @@ def poisson_from_uniform(lam: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         n = n + (u > cdf).to(n.dtype)
         p = p * small / k
         cdf = cdf + p
+    return n
+
+
+def _expansion(lam: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """The Cornish-Fisher quantile (for ``lam > EXACT_BELOW``)."""
     uc = u.clamp(1e-6, 1.0 - 1e-6)
     z = 4.91 * (uc.pow(0.14) - (1.0 - uc).pow(0.14))
     root = torch.sqrt(lam.clamp_min(EXACT_BELOW))
-    big = torch.floor(lam + root * z + (z * z - 1.0) / 6.0 + (z * z * z - 7.0 * z) / (72.0 * root) + 0.5).clamp_min(0.0)
-    return torch.where(lam <= EXACT_BELOW, n, big)
+    return torch.floor(lam + root * z + (z * z - 1.0) / 6.0 + (z * z * z - 7.0 * z) / (72.0 * root) + 0.5).clamp_min(0.0)
 
 
 def poisson_log1p(x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
