@@ -364,3 +364,21 @@ def test_init_fine_tunes_from_a_checkpoint_with_its_scaler(tmp_path, data):
     with pytest.raises(FastZDCError, match="init must be a vae checkpoint"):
         train(_cfg("vae", "zp", {k: v for k, v in VQ_TINY.items() if k not in ("n_codes", "code_dim")}, init=str(data["vq_zp"])),
               data["zp"], tmp_path / "bad", progress=False)
+
+
+def test_prior_exports_to_onnx_with_parity(tmp_path, data):
+    """The token loop unrolls into one graph; the export checks itself against PyTorch on the same noise
+    (it raises beyond tolerance) and the ONNX generator gives PyTorch's counts."""
+    from fastzdc.export import export_onnx
+
+    vq = tmp_path / "vq"
+    shutil.copytree(data["vq_zp"], vq)
+    train(_cfg("vq-prior", "zp", {**PRIOR_TINY, "vq": str(vq)}), data["zp"], tmp_path / "prior", progress=False)
+    result = export_onnx(tmp_path / "prior", tmp_path / "onnx")
+    assert result["card"]["kind"] == "vq-prior" and result["parity"]["float32"] < 1e-3
+    cond = make_dataset(8, ZP, seed=3).conditions
+    noise = NoiseStream(7, (2, 14, 8)).rows(0, 8)
+    torch_gen, onnx_gen = load_generator(tmp_path / "prior"), load_generator(tmp_path / "onnx", threads=1)
+    c = torch_gen.scaler.transform(cond)
+    want = torch_gen.generate_log(torch.from_numpy(c), noise).numpy()[:, 0]
+    assert np.abs(onnx_gen.generate_log(c, noise.numpy()) - want).max() < 1e-3
