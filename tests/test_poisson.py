@@ -53,7 +53,7 @@ def test_onnx_export_gives_the_same_counts(tmp_path):
     path = tmp_path / "counts.onnx"
     x = torch.log1p(torch.rand(4, 1, 44, 44) * 30)
     u = torch.rand(4, 1, 44, 44)
-    torch.onnx.export(Counts(), (x, u), str(path), input_names=["x", "u"], output_names=["n"], dynamo=True, verbose=False)
+    torch.onnx.export(Counts().eval(), (x, u), str(path), input_names=["x", "u"], output_names=["n"], dynamo=True, verbose=False)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = sess.run(None, {"x": x.numpy(), "u": u.numpy()})[0]
     want = Counts()(x, u).numpy()
