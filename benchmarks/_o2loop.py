@@ -170,7 +170,8 @@ def _dropin_row(folder: Path, args) -> str | None:
     for key, gen, seed in (("full0", full, 0), ("full1", full, 1), ("o2", dropin, 0)):
         rows = score_generators(ds, [(floor, True), (gen, False)], n_rep=5, seed=seed, progress=False)
         scored[key] = rows[1]
-    floor_w = score_generators(ds, [(floor, True)], n_rep=5, seed=0, progress=False)[0]["w_mean"]
+        if key == "full0":
+            floor_w = rows[0]["w_mean"]  # the floor of seed 0: evaluate's floor draw
 
     def cell(r: dict) -> str:
         return f"{r['w_mean'] / floor_w:.2f} ± {r.get('w_over_floor_err') or 0:.2f}"

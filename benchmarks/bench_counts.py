@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -39,9 +40,9 @@ def main() -> None:
     threads = torch.get_num_threads()
     parts = simulate(n=max(args.batches), detectors=("zn", "zp"), seed=77, keep_nonempty_only=True)
     lines = [f"## Latent-FM sampler settings: cost ({machine()})", "",
-             f"{__import__('time').strftime('%Y-%m-%d')}. `python benchmarks/bench_counts.py --batches "
-             f"{' '.join(map(str, args.batches))} --rounds {args.rounds}`. ms per sample of `generate`, {threads} threads, "
-             "precision auto, variants alternating within each round (median over rounds). SYNTHETIC conditions.", "",
+             (f"{time.strftime('%Y-%m-%d')}. `python benchmarks/bench_counts.py --batches "
+              f"{' '.join(map(str, args.batches))} --rounds {args.rounds}`. ms per sample of `generate`, {threads} threads, "
+              "precision auto, variants alternating within each round (median over rounds). SYNTHETIC conditions."), "",
              "| model | sampler | precision | batch | ms / sample |", "|---|---|---|---:|---:|"]
     for batch in args.batches:
         gens = []

@@ -30,8 +30,8 @@ from ..inference.gate import Gate
 from ..inference.graph import CONDITIONS, NOISE, RAW_OUTPUT, export_sampler, sampler_module, with_count_output
 from ..inference.model import ModelGenerator
 from ..inference.onnx import check_signature, open_session
-from ..nn.noise_expand import O2_NOISE, NoiseExpander
 from ..nn.gate import LitProbability
+from ..nn.noise_expand import O2_NOISE, NoiseExpander
 from ..sampling.noise import NoiseStream
 
 DROPIN_FILE = "model.o2.onnx"
@@ -65,8 +65,6 @@ def dropin_model(gen: ModelGenerator, *, opset: int, candidates: int = 1, gate: 
     """The drop-in graph of a loaded checkpoint (with the rounding tail, float32). ``candidates > 1``: each
     particle's first non-empty response among that many; ``gate``: the response gate decides in the graph
     whether the particle lights this detector (given that O2's classifier let it through)."""
-    if not 1 <= int(candidates) <= MAX_CANDIDATES:
-        raise FastZDCError(f"--o2-candidates must be in [1, {MAX_CANDIDATES}], got {candidates}")
     expander = NoiseExpander(_noise_size(gen.kind.noise_shape(), int(candidates), gate is not None), O2_NOISE)
     lit = None if gate is None else lit_module(gen, gate)
     base = export_sampler(gen.kind, gen.net, gen.sampler, opset=opset, noise_in=expander, candidates=int(candidates), lit=lit)

@@ -108,7 +108,7 @@ def export_onnx(
         a summary: folder, files with sizes, measured parity, the model card.
     """
     out = check_dir_writable(out)
-    check_not_input(out, [model])
+    check_not_input(out, [model] if o2_gate is None else [model, o2_gate])
     if out.is_dir() and any(out.iterdir()) and not is_export_dir(out):
         raise FastZDCError("folder exists and is not a fastzdc ONNX export; refusing to replace it", out)
     if steps is not None and steps < 1:
@@ -119,7 +119,6 @@ def export_onnx(
         raise FastZDCError("--o2-candidates and --o2-gate apply to the drop-in graph: add --o2-dropin")
     gate = None
     if o2_gate is not None:
-        check_not_input(out, [model, o2_gate])
         gate = load_gate(o2_gate)
     gen = load_generator(model, device="cpu", backend="torch", **sampler_overrides(sampler, steps, method))
     if not isinstance(gen, ModelGenerator):

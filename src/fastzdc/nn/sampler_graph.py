@@ -8,7 +8,6 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-
 LIT_LOG1P = math.log1p(0.5)
 """a log1p image is lit where some fibre holds at least half a photon (one photon after rounding)"""
 
