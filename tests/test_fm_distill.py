@@ -14,6 +14,7 @@ from fastzdc.data import write_h5
 from fastzdc.inference import load_generator
 from fastzdc.models import get_kind
 from fastzdc.models.ae_losses import channel_sum_loss
+from fastzdc.models.scoring import energy_score, log_channel_sums
 from fastzdc.sampling.ode import integrate, time_grid
 from fastzdc.training.first_stage import load_first_stage, make_kind
 from fastzdc.training.loop import train
@@ -75,6 +76,7 @@ def test_student_starts_as_the_teacher_and_learns_to_reach_its_samples(tmp_path,
     assert kind.hparams["widths"] == TINY["widths"] and len(kind.hparams["teacher_weights_sha256"]) == 64
     net = kind.build()
     cond = torch.randn(40, 9)
+    kind.start_weights(net, load_first_stage(kind))
     pairs = kind.training_inputs(net, iter([(torch.zeros(20, 1, 44, 44), cond[:20]), (torch.zeros(20, 1, 44, 44), cond[20:])]), load_first_stage(kind))
     assert pairs.shape == (40, 2, 44, 44)
     teacher_net = get_kind("fm")(ZN, TINY).build()
@@ -97,6 +99,46 @@ def test_student_starts_as_the_teacher_and_learns_to_reach_its_samples(tmp_path,
         opt.step()
     with torch.no_grad():
         assert float(kind.loss(net, pairs, cond, torch.Generator())) < 0.5 * loss0
+
+
+def test_energy_term_scores_two_student_samples_against_the_response(teacher):
+    hp = {**_distill_cfg(teacher).model, "w_energy": 0.3}
+    kind = make_kind("fm-distill", ZN, hp)
+    net = kind.build()
+    kind.start_weights(net, load_first_stage(kind))
+    cond = torch.randn(8, 9)
+    y = torch.log1p(torch.poisson(torch.full((8, 1, 44, 44), 0.5)))
+    inputs = kind.training_inputs(net, iter([(y, cond)]), load_first_stage(kind))
+    assert inputs.shape == (8, 3, 44, 44) and torch.equal(inputs[:, 2:], y)  # the response rides along
+    plain = make_kind("fm-distill", ZN, _distill_cfg(teacher).model)
+
+    def solve(n):
+        return integrate(lambda x, t: net(x, cond, t), n, 1, "midpoint")
+
+    with torch.no_grad():
+        loss = float(kind.loss(net, inputs, cond, torch.Generator().manual_seed(4)))
+        fresh = torch.randn((8, 1, 44, 44), generator=torch.Generator().manual_seed(4))
+        f = [log_channel_sums(ZN, img) for img in (solve(inputs[:, :1]), solve(fresh), y)]
+        expect = float(plain.loss(net, inputs[:, :2], cond, torch.Generator())) + 0.3 * float(energy_score(*f))
+    assert loss == pytest.approx(expect, rel=1e-5)
+    net.zero_grad()
+    kind.loss(net, inputs, cond, torch.Generator().manual_seed(4)).backward()
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
+    for bad in (-0.1, "1", True, float("nan")):
+        with pytest.raises(FastZDCError, match="w_energy"):
+            make_kind("fm-distill", ZN, {**hp, "w_energy": bad})
+
+
+def test_init_checkpoint_wins_over_the_teacher(tmp_path, teacher):
+    first = train(_distill_cfg(teacher, epochs=1, lr=3e-2), teacher["data"], tmp_path / "first", progress=False)
+    assert first["history"]
+    start = load_tensors(tmp_path / "first" / "last" / WEIGHTS)
+    again = _distill_cfg(teacher, epochs=1, lr=1e-12, ema_decay=0.0, init=str(tmp_path / "first" / "last"))
+    train(again, teacher["data"], tmp_path / "again", progress=False)
+    after = load_tensors(tmp_path / "again" / "last" / WEIGHTS)
+    teacher_w = load_tensors(teacher["teacher"] / WEIGHTS)
+    assert all(torch.allclose(after[k], start[k], atol=1e-6) for k in start)  # continued from --init
+    assert not all(torch.allclose(after[k], teacher_w[k], atol=1e-6) for k in teacher_w)
 
 
 def test_distilled_checkpoint_is_self_contained_samples_with_its_steps_and_resumes(tmp_path, teacher):
@@ -131,3 +173,22 @@ def test_bad_teachers_and_options_fail_early(tmp_path, teacher):
           teacher["data"], other, progress=False)
     with pytest.raises(FastZDCError, match="must be a fm checkpoint"):
         make_kind("fm-distill", ZN, {"teacher": str(other / "best")})
+
+
+# ---------------------------------------------------------------------------- the energy score
+def test_energy_score_is_the_crps_in_one_dimension_and_proper():
+    from scipy.stats import norm
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.linspace(-2.0, 3.0, 11)[:, None]
+    n = 40000
+    a, b = (torch.randn((n, 11, 1), generator=g, dtype=torch.float64) for _ in range(2))
+    es = [float(energy_score(a[:, i], b[:, i], y[i].expand(n, 1).double())) for i in range(11)]
+    z = y[:, 0].double().numpy()
+    crps = z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / np.sqrt(np.pi)  # CRPS of N(0, 1) at y
+    assert np.allclose(es, crps, atol=0.02)
+    # in expectation over y ~ N(0, 1), the true law scores better than a collapsed or a too-wide one
+    yy = torch.randn((n, 2), generator=g, dtype=torch.float64)
+    def score(scale):
+        return float(energy_score(scale * a[:, :2, 0], scale * b[:, :2, 0], yy))
+    assert score(1.0) < score(0.5) and score(1.0) < score(1.6) and score(1.0) < score(0.0)

@@ -131,6 +131,11 @@ class ModelKind(ABC):
         """A fresh network of :attr:`first_stage`'s architecture, for its weights to be loaded into."""
         raise FastZDCError(f"{self.kind} models have no first stage")
 
+    def start_weights(self, net: nn.Module, first_stage: nn.Module | None) -> None:
+        """Optional: the weights a fresh run starts from when no ``--init`` checkpoint is given (a
+        distilled student starts as its teacher, ``first_stage``). Called by the loop before
+        :meth:`training_inputs`. Default: nothing (the network's own initialisation)."""
+
     def training_inputs(
         self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]], first_stage: nn.Module | None = None
     ) -> torch.Tensor | None:

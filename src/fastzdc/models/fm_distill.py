@@ -5,12 +5,19 @@ steps of ``teacher_method``, unclamped log1p units). The student is the same UNe
 teacher's weights, and is trained so that its own short solve lands on the same point:
 
     L = mean || ODE_S(n; c, steps, method) - x_T(n, c) ||^2  +  w_sum * mean |log1p S(x_S) - log1p S(x_T)|
+                                                             +  w_energy * ES(x_S(n), x_S(n'); y)
 
 with the gradient taken through every step of the student's solver; ``S`` are the detector's 5 channel
 sums of the clamped images (the quantities the published W measures: the per-pixel error is small where
 it matters least, on the many empty fibres, so the sums get a term of their own). The map ``n -> x_T`` is a
 deterministic function, so the regression has no blur; what the student learns is to cut the corners
 of the teacher's curved paths, so its few steps reach where the teacher's many steps go.
+
+The optional third term (``w_energy``, default off) looks past the teacher at the data: ``ES`` is the
+energy score (:mod:`fastzdc.models.scoring`) of two student samples of the row's particle, one from the
+fixed noise ``n`` and one from fresh noise ``n'``, against the row's simulated response ``y``, on the 5
+log channel sums. It is a proper scoring rule for the conditional law of the sums, so it can correct
+what the teacher got wrong, while the regression keeps the student's showers the teacher's.
 
 Training (second stage, ``model.teacher = RUN/best`` of ``fastzdc train fm``): once, before the first
 step, a fixed noise image is drawn for every training row (``noise_seed``) and the teacher integrates
@@ -40,6 +47,7 @@ from ..sampling.ode import METHODS, integrate
 from .ae_losses import channel_sum_loss
 from .base import FirstStage, register
 from .fm import FlowMatching
+from .scoring import energy_score, log_channel_sums
 
 ARCHITECTURE = tuple(FlowMatching.defaults)
 """hyper-parameters copied from the teacher (the student is the same network)"""
@@ -58,6 +66,7 @@ class DistilledFlowMatching(FlowMatching):
         "method": "midpoint",
         "noise_seed": 0,
         "w_sum": 0.0,
+        "w_energy": 0.0,
     }
     first_stage = FirstStage(option="teacher", kind="fm", label="FM teacher", sha="teacher_weights_sha256", copy=ARCHITECTURE)
 
@@ -70,37 +79,52 @@ class DistilledFlowMatching(FlowMatching):
         for key in ("steps", "teacher_steps"):
             if isinstance(h[key], bool) or not isinstance(h[key], int) or h[key] < 1:
                 raise FastZDCError(f"fm-distill {key} must be a positive integer, got {h[key]!r}")
+        for key in ("w_sum", "w_energy"):
+            if isinstance(h[key], bool) or not isinstance(h[key], (int, float)) or not h[key] >= 0:
+                raise FastZDCError(f"fm-distill {key} must be a number >= 0, got {h[key]!r}")
         # the sampler the student was trained for (instance attribute: the class default is shared)
         self.sampler_defaults = {**FlowMatching.sampler_defaults, "steps": h["steps"], "method": h["method"]}
 
     def first_stage_network(self) -> nn.Module:
         return FlowMatching(self.detector, {k: self.hparams[k] for k in ARCHITECTURE}).build()
 
+    def start_weights(self, net: nn.Module, first_stage: nn.Module | None) -> None:
+        """A fresh student starts as its teacher (``--init`` starts it from another student instead)."""
+        if first_stage is None:
+            raise FastZDCError("fm-distill learns from its teacher: the training set-up passes it")
+        net.load_state_dict(first_stage.state_dict())
+
     @torch.no_grad()
     def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
                         first_stage: nn.Module | None = None) -> torch.Tensor:
         """``(n, 2, H, W)``: a fixed noise image per training row and the teacher's (``first_stage``)
-        sample from it. Also starts the student from the teacher's weights."""
+        sample from it; ``(n, 3, H, W)`` with the row's own log1p response appended when ``w_energy > 0``."""
         h = self.hparams
         if first_stage is None:
             raise FastZDCError("fm-distill learns from its teacher: the training set-up passes it")
         teacher = first_stage
-        net.load_state_dict(teacher.state_dict())
         gen = torch.Generator().manual_seed(int(h["noise_seed"]))
         parts = []
-        for _, c in batches:
+        for y, c in batches:
             teacher.to(c.device)
             z = torch.randn((c.shape[0], *self.noise_shape()), generator=gen).to(c.device)
             x = integrate(lambda x, t: teacher(x, c, t).float(), z, int(h["teacher_steps"]), str(h["teacher_method"]))
-            parts.append(torch.cat([z, x], 1).cpu())
-        out = torch.cat(parts)
-        return out
+            parts.append(torch.cat([z, x, y.float()] if h["w_energy"] else [z, x], 1).cpu())
+        return torch.cat(parts)
 
     def loss(self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         noise, target = x[:, 0:1], x[:, 1:2]
         h = self.hparams
-        pred = integrate(lambda x, t: net(x, cond, t).float(), noise, int(h["steps"]), str(h["method"]))
+
+        def solve(n: torch.Tensor) -> torch.Tensor:
+            return integrate(lambda x, t: net(x, cond, t).float(), n, int(h["steps"]), str(h["method"]))
+
+        pred = solve(noise)
         loss = torch.mean((pred - target) ** 2)
         if h["w_sum"]:
             loss = loss + h["w_sum"] * channel_sum_loss(self.detector, pred, target.clamp_min(0.0))
+        if h["w_energy"]:
+            fresh = torch.randn(noise.shape, generator=gen, device=noise.device)
+            f = lambda img: log_channel_sums(self.detector, img)  # noqa: E731
+            loss = loss + h["w_energy"] * energy_score(f(pred), f(solve(fresh)), f(x[:, 2:3]))
         return loss

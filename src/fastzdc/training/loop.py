@@ -217,6 +217,8 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, 
         load_weights_into(net, load_tensors(init[0] / WEIGHTS, init[1].get("weights_sha256")), init[0] / WEIGHTS)
         log(f"starting from the weights and scaler of {init[0]}")
     first_stage = load_first_stage(kind)
+    if init is None:
+        kind.start_weights(net, first_stage)
     inputs = kind.training_inputs(net, _training_batches(resp, cond, device, f"{cfg.kind}-{detector.name} preparing inputs", progress),
                                   first_stage)
     del first_stage
