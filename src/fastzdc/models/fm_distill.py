@@ -125,6 +125,6 @@ class DistilledFlowMatching(FlowMatching):
             loss = loss + h["w_sum"] * channel_sum_loss(self.detector, pred, target.clamp_min(0.0))
         if h["w_energy"]:
             fresh = torch.randn(noise.shape, generator=gen, device=noise.device)
-            f = lambda img: log_channel_sums(self.detector, img)  # noqa: E731
-            loss = loss + h["w_energy"] * energy_score(f(pred), f(solve(fresh)), f(x[:, 2:3]))
+            a, b, y = (log_channel_sums(self.detector, img) for img in (pred, solve(fresh), x[:, 2:3]))
+            loss = loss + h["w_energy"] * energy_score(a, b, y)
         return loss
