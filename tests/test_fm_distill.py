@@ -14,7 +14,7 @@ from fastzdc.data import write_h5
 from fastzdc.inference import load_generator
 from fastzdc.models import get_kind
 from fastzdc.models.ae_losses import channel_sum_loss
-from fastzdc.models.scoring import energy_score, log_channel_sums
+from fastzdc.models.scoring import channel_sum_features, energy_score
 from fastzdc.sampling.ode import integrate, time_grid
 from fastzdc.training.first_stage import load_first_stage, make_kind
 from fastzdc.training.loop import train
@@ -118,7 +118,7 @@ def test_energy_term_scores_two_student_samples_against_the_response(teacher):
     with torch.no_grad():
         loss = float(kind.loss(net, inputs, cond, torch.Generator().manual_seed(4)))
         fresh = torch.randn((8, 1, 44, 44), generator=torch.Generator().manual_seed(4))
-        f = [log_channel_sums(ZN, img) for img in (solve(inputs[:, :1]), solve(fresh), y)]
+        f = [channel_sum_features(ZN, img) for img in (solve(inputs[:, :1]), solve(fresh), y)]
         expect = float(plain.loss(net, inputs[:, :2], cond, torch.Generator())) + 0.3 * float(energy_score(*f))
     assert loss == pytest.approx(expect, rel=1e-5)
     net.zero_grad()
@@ -127,6 +127,12 @@ def test_energy_term_scores_two_student_samples_against_the_response(teacher):
     for bad in (-0.1, "1", True, float("nan")):
         with pytest.raises(FastZDCError, match="w_energy"):
             make_kind("fm-distill", ZN, {**hp, "w_energy": bad})
+    for key, bad in (("energy_scale", "linear"), ("energy_lit", 1)):
+        with pytest.raises(FastZDCError, match=key):
+            make_kind("fm-distill", ZN, {**hp, key: bad})
+    lit = make_kind("fm-distill", ZN, {**hp, "energy_lit": True, "energy_scale": "sqrt"})
+    with torch.no_grad():  # a sixth feature and another scale: another score
+        assert float(lit.loss(net, inputs, cond, torch.Generator().manual_seed(4))) != pytest.approx(loss, rel=1e-3)
 
 
 def test_init_checkpoint_wins_over_the_teacher(tmp_path, teacher):
@@ -192,3 +198,19 @@ def test_energy_score_is_the_crps_in_one_dimension_and_proper():
     def score(scale):
         return float(energy_score(scale * a[:, :2, 0], scale * b[:, :2, 0], yy))
     assert score(1.0) < score(0.5) and score(1.0) < score(1.6) and score(1.0) < score(0.0)
+
+
+def test_score_features_count_what_the_rounding_lights_on_either_scale():
+    from fastzdc.models.scoring import lit_fibres
+
+    counts = torch.zeros(2, 1, 44, 44)
+    counts[0, 0, :3, :4] = torch.tensor([1.0, 2.0, 7.0, 0.0])  # 9 lit fibres, 30 photons
+    x = torch.log1p(counts)
+    assert lit_fibres(x, hard=True).flatten().tolist() == pytest.approx([np.log1p(9), 0.0])
+    assert lit_fibres(x).flatten().tolist() == pytest.approx([np.log1p(9), 0.0], abs=1e-3)  # smooth, ~ exact on counts
+    assert lit_fibres(x, hard=True, scale="sqrt").flatten().tolist() == pytest.approx([np.sqrt(10) - 1, 0.0])
+    sums = channel_sum_features(ZN, x, "sqrt")
+    assert float(torch.sum((sums[0] + 1) ** 2 - 1)) == pytest.approx(30)  # the 5 channels share the fibres out
+    x = torch.full((1, 1, 44, 44), float(np.log1p(0.5)), requires_grad=True)  # every fibre at the threshold
+    lit_fibres(x).sum().backward()
+    assert float(x.grad.abs().min()) > 0

@@ -47,7 +47,7 @@ from ..sampling.ode import METHODS, integrate
 from .ae_losses import channel_sum_loss
 from .base import FirstStage, register
 from .fm import FlowMatching
-from .scoring import energy_score, log_channel_sums
+from .scoring import SCALES, channel_sum_features, energy_score, lit_fibres
 
 ARCHITECTURE = tuple(FlowMatching.defaults)
 """hyper-parameters copied from the teacher (the student is the same network)"""
@@ -67,6 +67,8 @@ class DistilledFlowMatching(FlowMatching):
         "noise_seed": 0,
         "w_sum": 0.0,
         "w_energy": 0.0,
+        "energy_lit": False,
+        "energy_scale": "log",
     }
     first_stage = FirstStage(option="teacher", kind="fm", label="FM teacher", sha="teacher_weights_sha256", copy=ARCHITECTURE)
 
@@ -82,6 +84,10 @@ class DistilledFlowMatching(FlowMatching):
         for key in ("w_sum", "w_energy"):
             if isinstance(h[key], bool) or not isinstance(h[key], (int, float)) or not h[key] >= 0:
                 raise FastZDCError(f"fm-distill {key} must be a number >= 0, got {h[key]!r}")
+        if h["energy_scale"] not in SCALES:
+            raise FastZDCError(f"fm-distill energy_scale must be one of {', '.join(SCALES)}, got {h['energy_scale']!r}")
+        if not isinstance(h["energy_lit"], bool):
+            raise FastZDCError(f"fm-distill energy_lit must be true or false, got {h['energy_lit']!r}")
         # the sampler the student was trained for (instance attribute: the class default is shared)
         self.sampler_defaults = {**FlowMatching.sampler_defaults, "steps": h["steps"], "method": h["method"]}
 
@@ -124,7 +130,11 @@ class DistilledFlowMatching(FlowMatching):
         if h["w_sum"]:
             loss = loss + h["w_sum"] * channel_sum_loss(self.detector, pred, target.clamp_min(0.0))
         if h["w_energy"]:
-            fresh = torch.randn(noise.shape, generator=gen, device=noise.device)
-            a, b, y = (log_channel_sums(self.detector, img) for img in (pred, solve(fresh), x[:, 2:3]))
+            imgs = (pred, solve(torch.randn(noise.shape, generator=gen, device=noise.device)))
+            sc = str(h["energy_scale"])
+            a, b, y = (channel_sum_features(self.detector, img, sc) for img in (*imgs, x[:, 2:3]))
+            if h["energy_lit"]:  # the number of lit fibres as a sixth feature
+                a, b = (torch.cat([f, lit_fibres(img, scale=sc)], 1) for f, img in zip((a, b), imgs))
+                y = torch.cat([y, lit_fibres(x[:, 2:3], hard=True, scale=sc)], 1)
             loss = loss + h["w_energy"] * energy_score(a, b, y)
         return loss

@@ -1,7 +1,8 @@
 """The energy score: a strictly proper scoring rule that trains a conditional sampler against data.
 
 For a particle ``c`` with its simulated response ``y`` and two independent samples ``x, x'`` of the
-model given ``c``, on a feature map ``f`` (here the 5 channel sums, ``f(x) = log1p S(exp(x) - 1)``):
+model given ``c``, on a feature map ``f`` (here the 5 channel sums ``S`` of the counts ``exp(x) - 1``, on a log or square-root
+scale, optionally with the number of lit fibres):
 
     ES = 1/2 (||f(x) - f(y)|| + ||f(x') - f(y)||) - 1/2 ||f(x) - f(x')||
 
@@ -24,9 +25,28 @@ EPS = 1e-6
 """inside the square root of the norms (their gradient at 0)"""
 
 
-def log_channel_sums(detector: Detector, x: torch.Tensor) -> torch.Tensor:
-    """``(B, 1, nx, ny)`` log1p images -> ``(B, 5)`` ``log1p`` of the channel sums of ``exp(clamp(x, 0, 9)) - 1``."""
-    return torch.log1p(detector.channel_sums(torch.expm1(x.clamp(0.0, LOG_CLAMP))[:, 0]))
+SCALES = {"log": torch.log1p, "sqrt": lambda n: torch.sqrt(n + 1.0) - 1.0}
+"""how counts ``n`` enter the score: ``log1p n`` (relative differences; an empty response is far from a
+faint one) or ``sqrt(n + 1) - 1`` (the variance-stabilising scale of Poisson counts; the bright tail,
+which dominates the W of the sums, weighs more)"""
+
+
+def channel_sum_features(detector: Detector, x: torch.Tensor, scale: str = "log") -> torch.Tensor:
+    """``(B, 1, nx, ny)`` log1p images -> ``(B, 5)`` channel sums of ``exp(clamp(x, 0, 9)) - 1`` on ``scale``."""
+    return SCALES[scale](detector.channel_sums(torch.expm1(x.clamp(0.0, LOG_CLAMP))[:, 0]))
+
+
+LIT_SHARPNESS = 30.0
+"""slope of the soft lit-fibre count: a fibre of mean light ``v`` counts ``sigmoid(30 (v - 0.5))``, the
+derivative of ``round(v) >= 1`` spread over about ±0.07 photon around the rounding threshold"""
+
+
+def lit_fibres(x: torch.Tensor, hard: bool = False, scale: str = "log") -> torch.Tensor:
+    """``(B, 1, nx, ny)`` log1p images -> ``(B, 1)`` number of fibres that round to a count of at least 1,
+    on ``scale``: exactly (``hard``, for responses) or as a smooth count with a gradient (for samples)."""
+    v = torch.expm1(x.clamp(0.0, LOG_CLAMP))
+    lit = (v >= 0.5).to(v.dtype) if hard else torch.sigmoid(LIT_SHARPNESS * (v - 0.5))
+    return SCALES[scale](lit.flatten(1).sum(1, keepdim=True))
 
 
 def _norm(d: torch.Tensor) -> torch.Tensor:
