@@ -274,6 +274,33 @@ def test_latent_fm_on_a_conditional_vae_trains_samples_and_checks_its_options(tm
     assert 0 < float(diff.max()) <= 1.0 + 1e-3
 
 
+def test_latent_fm_energy_term_carries_the_sums_and_trains_the_flow_only(tmp_path, data):
+    from fastzdc.training.loop import _training_batches
+
+    train(_cfg("vae", "zp", CVAE_TINY, epochs=1), data["zp"], tmp_path / "cvae", progress=False)
+    hp = {**LFM_TINY, "vae": str(tmp_path / "cvae" / "best"), "mean_hidden": 8, "w_energy": 0.5, "energy_steps": 2}
+    kind, plain = make_kind("latent-fm", ZP, hp), make_kind("latent-fm", ZP, {**hp, "w_energy": 0.0})
+    net = kind.build()
+    ds = make_dataset(24, ZP, seed=2)
+    cond = torch.randn(len(ds.responses), 9)
+    enc, ref = (k.training_inputs(net, _training_batches(ds.responses, cond, torch.device("cpu"), "encode", False, batch=8),
+                                  load_first_stage(k)) for k in (kind, plain))
+    assert enc.shape == (24, 2 * 6 + 5, 1, 1) and torch.allclose(enc[:, :12], ref)
+    assert torch.allclose(enc[:, 12:, 0, 0].double(), torch.from_numpy(ZP.channel_sums(ds.responses.astype(np.float64))))
+    loss = kind.loss(net, enc, cond, torch.Generator().manual_seed(1))
+    flow_only = plain.loss(net, ref, cond, torch.Generator().manual_seed(1))
+    assert float(loss.detach()) > float(flow_only.detach())  # the score is >= 0 (triangle inequality)
+    loss.backward()
+    assert all(p.grad is None for p in net.decoder.parameters())  # the decoder stays frozen
+    assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in net.flow.parameters())
+    for key, bad in (("w_energy", -1), ("energy_scale", "lin"), ("energy_steps", 0), ("energy_method", "rk4")):
+        with pytest.raises(FastZDCError, match=key):
+            make_kind("latent-fm", ZP, {**hp, key: bad})
+    train(_cfg("latent-fm", "zp", hp, epochs=1), data["zp"], tmp_path / "lfm", progress=False)
+    x = load_generator(tmp_path / "lfm").generate(make_dataset(5, ZP, seed=9).conditions, seed=1)
+    assert x.shape == (5, 56, 30)
+
+
 def test_latent_fm_rejects_a_vector_latent_larger_than_its_noise_grid(tmp_path, data):
     big = tmp_path / "big"
     train(_cfg("vae", "zp", {**CVAE_TINY, "z_dim": 113}, epochs=1, max_train_rows=32), data["zp"], big, progress=False)

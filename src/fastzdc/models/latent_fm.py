@@ -15,6 +15,12 @@ its own learns that placement slowly), the flow adds the fluctuations around it,
 much closer to their targets. ``z' = m(c) + r``. With ``mean_residual = false`` the flow models ``z'``
 itself and ``m(c)`` only enters as input maps (positional conditioning for convolutional flows).
 
+With ``w_energy > 0`` the loss adds ``w_energy * ES``: the energy score (:mod:`fastzdc.models.scoring`) of
+two samples of the row's particle, solved through ``energy_steps`` steps of ``energy_method`` and decoded
+to mean light, their channel sums drawn Poisson around it, against the response's channel sums (stored
+beside the latents). The flow-matching term keeps the latent law; the score corrects what the sampler
+gets wrong in the quantities W measures (fine-tuning with ``--init`` from a trained flow).
+
 Sampling (one pure tensor function of conditions and noise, exportable as one graph):
 
     z' = ODE(v, n; steps, method),   c = exp(max(D(s z' + m), 0)) - 1,   counts = floor(c + u(n))
@@ -41,16 +47,18 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..detector import N_CHANNELS
 from ..errors import FastZDCError
 from ..nn.autoencoder import VAE, latent_hw
 from ..nn.latent_conv import LatentConvNet
 from ..nn.latent_flow import ContextUNet, LatentFlow
 from ..nn.mlp import ConditionalMean, LatentMLP
 from ..nn.unet import CondUNet
-from ..sampling.ode import integrate
+from ..sampling.ode import METHODS, integrate
 from ..sampling.poisson import counts_log1p
 from .base import FirstStage, register
 from .fm import FlowMatching
+from .scoring import SCALES, drawn_sum_features, energy_score
 from .vae import VariationalAutoencoder
 
 T_EPS = 0.05
@@ -78,6 +86,10 @@ class LatentFlowMatching(FlowMatching):
         "time_sampling": "logit-normal",
         "logit_mean": 0.0,
         "logit_std": 1.0,
+        "w_energy": 0.0,
+        "energy_scale": "log",
+        "energy_steps": 8,
+        "energy_method": "midpoint",
     }
     sampler_defaults = {"steps": 8, "method": "euler", "shift": 1.0, "dither": True, "poisson": False}
     first_stage = FirstStage(option="vae", kind="vae", label="VAE", sha="vae_weights_sha256", hparams="vae_hparams")
@@ -96,6 +108,15 @@ class LatentFlowMatching(FlowMatching):
                                    f"the VAE has z_dim {self.latent_shape()[0]}")
             if self.hparams["net"] != "mlp":
                 raise FastZDCError(f"a conditional VAE has a vector latent: latent-fm net must be 'mlp', got {self.hparams['net']!r}")
+        h = self.hparams
+        if isinstance(h["w_energy"], bool) or not isinstance(h["w_energy"], (int, float)) or not h["w_energy"] >= 0:
+            raise FastZDCError(f"latent-fm w_energy must be a number >= 0, got {h['w_energy']!r}")
+        if h["energy_scale"] not in SCALES:
+            raise FastZDCError(f"latent-fm energy_scale must be one of {', '.join(SCALES)}, got {h['energy_scale']!r}")
+        if isinstance(h["energy_steps"], bool) or not isinstance(h["energy_steps"], int) or h["energy_steps"] < 1:
+            raise FastZDCError(f"latent-fm energy_steps must be a positive integer, got {h['energy_steps']!r}")
+        if h["energy_method"] not in METHODS:
+            raise FastZDCError(f"latent-fm energy_method must be one of {', '.join(METHODS)}, got {h['energy_method']!r}")
 
     # ------------------------------------------------------------------ network
     def first_stage_network(self) -> VAE:
@@ -149,9 +170,13 @@ class LatentFlowMatching(FlowMatching):
         for x, c in batches:
             vae.to(x.device)
             mu, logvar = vae.encode(x, c)
-            parts.append(torch.cat([mu, logvar], 1).float())
+            part = [mu, logvar]
+            if self.hparams["w_energy"]:  # the response's channel sums ride along as constant maps
+                sums = self.detector.channel_sums(torch.expm1(x)[:, 0].float())
+                part.append(sums[:, :, None, None].expand(-1, -1, *mu.shape[2:]))
+            parts.append(torch.cat(part, 1).float())
         enc = torch.cat(parts)
-        mu, logvar = enc.chunk(2, 1)
+        mu, logvar = self._latents(enc).chunk(2, 1)
         mean = mu.mean((0, 2, 3))
         var = mu.var((0, 2, 3))
         if self.hparams["posterior_sample"]:
@@ -160,7 +185,28 @@ class LatentFlowMatching(FlowMatching):
         net.latent_std.copy_(var.sqrt().clamp_min(1e-6))
         return enc
 
+    def _latents(self, x: torch.Tensor) -> torch.Tensor:
+        """The training inputs without the appended channel sums."""
+        return x[:, :-N_CHANNELS] if self.hparams["w_energy"] else x
+
     def loss(self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return self._flow_loss(net, self._latents(x), cond, gen) + (
+            self.hparams["w_energy"] * self._energy(net, x[:, -N_CHANNELS:, 0, 0], cond, gen) if self.hparams["w_energy"] else 0.0)
+
+    def _energy(self, net: nn.Module, sums: torch.Tensor, cond: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """Energy score of two samples' channel sums (mean light, drawn Poisson around it) against the
+        response's (:mod:`fastzdc.models.scoring`), through ``energy_steps`` steps of the flow."""
+        h = self.hparams
+        scale = str(h["energy_scale"])
+        feats = []
+        for _ in range(2):
+            z0 = torch.randn((cond.shape[0], *self.latent_shape()), generator=gen, device=cond.device)
+            mean_log = self._mean_image(net, cond, z0, int(h["energy_steps"]), str(h["energy_method"]))
+            eps = torch.randn(sums.shape, generator=gen, device=cond.device)
+            feats.append(drawn_sum_features(self.detector, mean_log, eps, scale))
+        return energy_score(*feats, SCALES[scale](sums))
+
+    def _flow_loss(self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         mu, logvar = x.chunk(2, 1)
         z = mu
         if self.hparams["posterior_sample"]:
@@ -187,11 +233,16 @@ class LatentFlowMatching(FlowMatching):
         return v
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, net: nn.Module, cond: torch.Tensor, noise: torch.Tensor, **options: Any) -> torch.Tensor:
-        opts = self.sampler_options(options)
+    def _mean_image(self, net: nn.Module, cond: torch.Tensor, z0: torch.Tensor, steps: int, method: str,
+                    shift: float = 1.0) -> torch.Tensor:
+        """Flow noise ``z0`` -> the decoder's log1p image (mean light of every fibre), through the ODE."""
         m = None if net.mean is None else net.mean(cond)
         v = self._velocity(net, m)
+        z = integrate(lambda r, t: v(r, cond, t).float(), z0, steps, method, shift)
+        return net.decode(z + m if m is not None and self.hparams["mean_residual"] else z, cond)
+
+    def sample(self, net: nn.Module, cond: torch.Tensor, noise: torch.Tensor, **options: Any) -> torch.Tensor:
+        opts = self.sampler_options(options)
         z0, dither_noise = self._split_noise(noise)
-        z = integrate(lambda r, t: v(r, cond, t).float(), z0, int(opts["steps"]), str(opts["method"]), float(opts["shift"]))
-        x = net.decode(z + m if m is not None and self.hparams["mean_residual"] else z, cond)
+        x = self._mean_image(net, cond, z0, int(opts["steps"]), str(opts["method"]), float(opts["shift"]))
         return counts_log1p(x, net.dither(dither_noise), poisson=bool(opts["poisson"])) if opts["dither"] else x

@@ -36,6 +36,15 @@ def channel_sum_features(detector: Detector, x: torch.Tensor, scale: str = "log"
     return SCALES[scale](detector.channel_sums(torch.expm1(x.clamp(0.0, LOG_CLAMP))[:, 0]))
 
 
+def drawn_sum_features(detector: Detector, mean_log: torch.Tensor, eps: torch.Tensor, scale: str = "log") -> torch.Tensor:
+    """Channel sums drawn around a decoder's mean light: ``(B, 1, nx, ny)`` ``log1p`` mean counts ``lam`` ->
+    ``(B, 5)`` ``L + sqrt(L) eps`` on ``scale`` (``L`` the channel sums of ``lam``, ``eps`` ``(B, 5)`` standard
+    normal; clipped at 0). A channel sum of independent Poisson fibres is Poisson(``L``): this is its
+    reparametrised normal approximation, so the score sees the photo-statistics the sampler adds."""
+    lam = detector.channel_sums(torch.expm1(mean_log.clamp(0.0, LOG_CLAMP))[:, 0])
+    return SCALES[scale]((lam + torch.sqrt(lam + EPS) * eps).clamp_min(0.0))
+
+
 LIT_SHARPNESS = 30.0
 """slope of the soft lit-fibre count: a fibre of mean light ``v`` counts ``sigmoid(30 (v - 0.5))``, the
 derivative of ``round(v) >= 1`` spread over about ±0.07 photon around the rounding threshold"""
