@@ -112,15 +112,16 @@ def test_quick_fit_of_latent_fm(files, cli, one_torch_thread):
     out = files / "lfm"
     res = cli(*fit_args(files, out, "--model", "lfm"))
     assert res.code == 0, res.err
-    assert "[3/5] latent-fm" in res.out and "lfm-zn" in res.out
+    assert "[3/6] latent-fm" in res.out and "[4/6] latent-fm-energy" in res.out and "lfm-zn" in res.out
     summary = json.loads((out / "summary.json").read_text())
-    assert list(summary["stages"]) == ["split", "vae", "latent-fm", "evaluate", "export"]
+    assert list(summary["stages"]) == ["split", "vae", "latent-fm", "latent-fm-energy", "evaluate", "export"]
     assert summary["onnx"] == {"lfm": "onnx/lfm-zn"}
     card = json.loads((out / "onnx" / "lfm-zn" / "model_card.json").read_text())
     assert card["kind"] == "latent-fm" and card["parity"]["float32"] < 1e-3
     assert (out / "onnx" / "lfm-zn" / "scaler.txt").read_text().startswith("#means")
     conf = json.loads((out / "weights" / "lfm-zn" / "config.json").read_text())
     assert conf["kind"] == "latent-fm" and conf["hparams"]["vae"] == str((out / "runs" / "vae" / "best").resolve())
+    assert conf["hparams"]["w_energy"] > 0 and conf["train"]["init"].endswith("latent-fm/best")  # the fine-tuned flow ships
 
 
 def _kill_when(proc: subprocess.Popen, ready, timeout: float = 60.0) -> None:
@@ -263,23 +264,24 @@ def test_default_preset_is_the_shipped_recipe():
     from fastzdc.training.config import TrainConfig
 
     plan = make_plan("zp", "all", "default", {})
-    assert plan.stages == ["split", "fm", "fm-distill", "vae", "latent-fm", "vq", "vq-prior", "vq-decoder", "vq-final",
+    assert plan.stages == ["split", "fm", "fm-distill", "vae", "latent-fm", "latent-fm-energy", "vq", "vq-prior", "vq-decoder", "vq-final",
                            "lookup", "evaluate", "export"]
-    links = {"fm-distill": ("teacher", "@fm"), "latent-fm": ("vae", "@vae"), "vq-prior": ("vq", "@vq"),
+    links = {"fm-distill": ("teacher", "@fm"), "latent-fm": ("vae", "@vae"), "latent-fm-energy": ("vae", "@vae"), "vq-prior": ("vq", "@vq"),
              "vq-decoder": ("tune_decoder", "@vq")}
     for stage, file in [("fm", "fm-zp"), ("fm-distill", "fm-distill-zp"), ("vae", "cvae-zp"), ("latent-fm", "lfm-cvae-zp"),
-                        ("vq", "vq-zp"), ("vq-prior", "vq-prior-zp"), ("vq-decoder", "vq-dec-zp")]:
+                        ("latent-fm-energy", "lfm-energy-zp"), ("vq", "vq-zp"), ("vq-prior", "vq-prior-zp"), ("vq-decoder", "vq-dec-zp")]:
         shipped = TrainConfig.from_toml(configs_dir() / f"{file}.toml").to_dict()
         if stage in links:  # the recipe's path of the earlier stage becomes that stage of this fit
             shipped["model"][links[stage][0]] = links[stage][1]
-        assert plan.train[stage].to_dict() == {**shipped, "threads": 1}, stage
+        init = {"init": "@latent-fm"} if stage == "latent-fm-energy" else {}
+        assert plan.train[stage].to_dict() == {**shipped, "threads": 1, **init}, stage
     final = plan.train["vq-final"]
     assert (final.model["vq"], final.init, final.epochs, final.lr, final.max_train_rows) == ("@vq-decoder", "@vq-prior", 1, 1e-6, 2560)
     assert plan.options["export"]["models"] == ["fm", "fmd", "lfm"] and plan.options["export"]["fp16"]
 
 
-@pytest.mark.parametrize("det, product, stage", [("zn", "fm", "fm"), ("zn", "fmd", "fm-distill"), ("zn", "lfm", "latent-fm"),
-                                                 ("zn", "vq", "vq-final"), ("zp", "lfm", "latent-fm"), ("zp", "vq", "vq-final")])
+@pytest.mark.parametrize("det, product, stage", [("zn", "fm", "fm"), ("zn", "fmd", "fm-distill"), ("zn", "lfm", "latent-fm-energy"),
+                                                 ("zn", "vq", "vq-final"), ("zp", "lfm", "latent-fm-energy"), ("zp", "vq", "vq-final")])
 def test_default_preset_trains_with_the_settings_recorded_in_the_shipped_weights(det, product, stage):
     """Every shipped checkpoint records the training config it was made with: the default preset's is the same,
     up to the links between stages (paths there, stage names here), the thread count and device (they do not

@@ -23,7 +23,7 @@ from ..training.config import TrainConfig
 
 MODELS = {
     "fm": ("fm", "fm-distill"),
-    "lfm": ("vae", "latent-fm"),
+    "lfm": ("vae", "latent-fm", "latent-fm-energy"),
     "vq": ("vq", "vq-prior", "vq-decoder", "vq-final"),
     "library": ("lookup",),
 }
@@ -56,7 +56,10 @@ TRAINING: dict[str, TrainingStage] = {
     "fm": TrainingStage("fm", "fm-{d}.toml", product="fm"),
     "fm-distill": TrainingStage("fm-distill", "fm-distill-{d}.toml", {"teacher": "fm"}, product="fmd"),
     "vae": TrainingStage("vae", "cvae-{d}.toml"),
-    "latent-fm": TrainingStage("latent-fm", "lfm-cvae-{d}.toml", {"vae": "vae"}, product="lfm"),
+    "latent-fm": TrainingStage("latent-fm", "lfm-cvae-{d}.toml", {"vae": "vae"}),
+    # the flow, fine-tuned with the energy score of its channel sums (models/scoring.py)
+    "latent-fm-energy": TrainingStage("latent-fm", "lfm-energy-{d}.toml", {"vae": "vae"}, init_from="latent-fm",
+                                      product="lfm", network_of="latent-fm"),
     "vq": TrainingStage("vq", "vq-{d}.toml"),
     "vq-prior": TrainingStage("vq-prior", "vq-prior-{d}.toml", {"vq": "vq"}),
     "vq-decoder": TrainingStage("vq", "vq-dec-{d}.toml", {"tune_decoder": "vq"}),
@@ -83,6 +86,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "fm-distill": {"epochs": 3, "model": {"teacher_steps": 4, "steps": 2}},
     "vae": {"epochs": 2, "batch_size": 128, "model": {"dec_hidden": 128, "z_dim": 32}},
     "latent-fm": {"epochs": 10, "model": {"hidden": 128, "depth": 2}},
+    "latent-fm-energy": {"epochs": 1},
     "vq": {"epochs": 1, "model": {"n_codes": 64}},
     "vq-prior": {"epochs": 1, "model": {"d_model": 32, "n_layers": 1, "d_ff": 64, "cond_hidden": 32}},
     "vq-decoder": {"epochs": 1},
