@@ -37,6 +37,12 @@ def test_simulate_bad_arguments(cli, tmp_path, args, msg):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("args", [["generate", "--bogus"], ["simulate", "-n"], ["export", "onnx", "--no-such"]])
+def test_usage_errors_are_reported_as_such_not_as_internal_errors(cli, args):
+    res = cli(*args)
+    assert res.code == 2 and "Error: " in res.err and "unexpected" not in res.err
+
+
 def test_simulate_unwritable_and_malformed_conditions(cli, tmp_path):
     res = cli("simulate", "-n", "10", "--out", tmp_path / "missing" / "x.h5")
     assert res.code == 2 and "does not exist" in res.err

@@ -672,6 +672,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from .errors import Interrupted, clear_signals, pending_signal
 
+    # typer >= 0.2x raises its own copies of click's exceptions (typer.Exit, typer.Abort, TyperException)
+    aborts = (click.exceptions.Abort, typer.Abort)
+    exits = (click.exceptions.Exit, typer.Exit)
+    usage = (click.exceptions.ClickException, getattr(typer.exceptions, "TyperException", click.exceptions.ClickException))
+
     clear_signals()
     previous = _install_signal_handlers()
     code = 0
@@ -681,16 +686,19 @@ def main(argv: list[str] | None = None) -> int:
             code = result if isinstance(result, int) else 0
             if code == 130:  # typer turns KeyboardInterrupt into exit code 130
                 raise KeyboardInterrupt
-        except click.exceptions.Abort as err:
+        except aborts as err:
             cause = err.__cause__ or err.__context__
             raise cause if isinstance(cause, KeyboardInterrupt) else KeyboardInterrupt() from None
     except FastZDCError as err:
         code = _error(str(err))
-    except click.exceptions.Exit as err:
-        code = err.exit_code
-    except click.exceptions.ClickException as err:
-        err.show()
-        code = err.exit_code
+    except exits as err:
+        code = int(getattr(err, "exit_code", 0))
+    except usage as err:
+        if hasattr(err, "show"):
+            err.show()
+        else:
+            _error(str(err))
+        code = int(getattr(err, "exit_code", 2))
     except KeyboardInterrupt as err:
         signum = err.signum if isinstance(err, Interrupted) else (pending_signal() or 2)
         print("fastzdc: interrupted", file=sys.stderr)
