@@ -47,7 +47,7 @@ from ..sampling.ode import METHODS, integrate
 from .ae_losses import channel_sum_loss
 from .base import FirstStage, register
 from .fm import FlowMatching
-from .scoring import SCALES, channel_sum_features, energy_score, lit_fibres
+from .scoring import channel_sum_features, check_options, energy_score, lit_fibres
 
 ARCHITECTURE = tuple(FlowMatching.defaults)
 """hyper-parameters copied from the teacher (the student is the same network)"""
@@ -81,11 +81,9 @@ class DistilledFlowMatching(FlowMatching):
         for key in ("steps", "teacher_steps"):
             if isinstance(h[key], bool) or not isinstance(h[key], int) or h[key] < 1:
                 raise FastZDCError(f"fm-distill {key} must be a positive integer, got {h[key]!r}")
-        for key in ("w_sum", "w_energy"):
-            if isinstance(h[key], bool) or not isinstance(h[key], (int, float)) or not h[key] >= 0:
-                raise FastZDCError(f"fm-distill {key} must be a number >= 0, got {h[key]!r}")
-        if h["energy_scale"] not in SCALES:
-            raise FastZDCError(f"fm-distill energy_scale must be one of {', '.join(SCALES)}, got {h['energy_scale']!r}")
+        if isinstance(h["w_sum"], bool) or not isinstance(h["w_sum"], (int, float)) or not h["w_sum"] >= 0:
+            raise FastZDCError(f"fm-distill w_sum must be a number >= 0, got {h['w_sum']!r}")
+        check_options(self.kind, h["w_energy"], h["energy_scale"])
         if not isinstance(h["energy_lit"], bool):
             raise FastZDCError(f"fm-distill energy_lit must be true or false, got {h['energy_lit']!r}")
         # the sampler the student was trained for (instance attribute: the class default is shared)

@@ -58,7 +58,7 @@ from ..sampling.ode import METHODS, integrate
 from ..sampling.poisson import counts_log1p
 from .base import FirstStage, register
 from .fm import FlowMatching
-from .scoring import SCALES, drawn_sum_features, energy_score
+from .scoring import SCALES, check_options, drawn_sum_features, energy_score
 from .vae import VariationalAutoencoder
 
 T_EPS = 0.05
@@ -109,10 +109,7 @@ class LatentFlowMatching(FlowMatching):
             if self.hparams["net"] != "mlp":
                 raise FastZDCError(f"a conditional VAE has a vector latent: latent-fm net must be 'mlp', got {self.hparams['net']!r}")
         h = self.hparams
-        if isinstance(h["w_energy"], bool) or not isinstance(h["w_energy"], (int, float)) or not h["w_energy"] >= 0:
-            raise FastZDCError(f"latent-fm w_energy must be a number >= 0, got {h['w_energy']!r}")
-        if h["energy_scale"] not in SCALES:
-            raise FastZDCError(f"latent-fm energy_scale must be one of {', '.join(SCALES)}, got {h['energy_scale']!r}")
+        check_options(self.kind, h["w_energy"], h["energy_scale"])
         if isinstance(h["energy_steps"], bool) or not isinstance(h["energy_steps"], int) or h["energy_steps"] < 1:
             raise FastZDCError(f"latent-fm energy_steps must be a positive integer, got {h['energy_steps']!r}")
         if h["energy_method"] not in METHODS:

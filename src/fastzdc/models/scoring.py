@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 
 from ..detector import Detector
+from ..errors import FastZDCError
 from .ae_losses import LOG_CLAMP
 
 EPS = 1e-6
@@ -56,6 +57,14 @@ def lit_fibres(x: torch.Tensor, hard: bool = False, scale: str = "log") -> torch
     v = torch.expm1(x.clamp(0.0, LOG_CLAMP))
     lit = (v >= 0.5).to(v.dtype) if hard else torch.sigmoid(LIT_SHARPNESS * (v - 0.5))
     return SCALES[scale](lit.flatten(1).sum(1, keepdim=True))
+
+
+def check_options(kind: str, weight: object, scale: object) -> None:
+    """Validate a kind's ``w_energy`` (a number >= 0) and ``energy_scale`` (a key of :data:`SCALES`)."""
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+        raise FastZDCError(f"{kind} w_energy must be a number >= 0, got {weight!r}")
+    if scale not in SCALES:
+        raise FastZDCError(f"{kind} energy_scale must be one of {', '.join(SCALES)}, got {scale!r}")
 
 
 def _norm(d: torch.Tensor) -> torch.Tensor:
