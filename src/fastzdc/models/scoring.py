@@ -74,8 +74,10 @@ def _norm(d: torch.Tensor) -> torch.Tensor:
 def energy_score(a: torch.Tensor, b: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Batch mean of the energy score of two samples ``a``, ``b`` ``(B, d)`` against observations ``y`` ``(B, d)``.
 
-    >>> y = torch.zeros(1, 2)
-    >>> float(energy_score(torch.tensor([[3.0, 4.0]]), torch.tensor([[3.0, 4.0]]), y))  # doctest: +ELLIPSIS
-    5.0...
+    >>> y, a = torch.zeros(1, 2), torch.tensor([[3.0, 4.0]])
+    >>> round(float(energy_score(a, a, y)), 2)  # both samples miss by 5
+    5.0
+    >>> round(float(energy_score(a, -a, y)), 2)  # the two samples straddle the observation
+    0.0
     """
     return torch.mean(0.5 * (_norm(a - y) + _norm(b - y)) - 0.5 * _norm(a - b))
