@@ -1,8 +1,8 @@
 """The energy score: a strictly proper scoring rule that trains a conditional sampler against data.
 
 For a particle ``c`` with its simulated response ``y`` and two independent samples ``x, x'`` of the
-model given ``c``, on a feature map ``f`` (here the 5 channel sums ``S`` of the counts ``exp(x) - 1``, on a log or square-root
-scale, optionally with the number of lit fibres):
+model given ``c``, on a feature map ``f`` (here the 5 channel sums ``S`` of the counts ``exp(x) - 1`` on
+a log or square-root scale, optionally with the number of lit fibres):
 
     ES = 1/2 (||f(x) - f(y)|| + ||f(x') - f(y)||) - 1/2 ||f(x) - f(x')||
 
@@ -48,7 +48,7 @@ def drawn_sum_features(detector: Detector, mean_log: torch.Tensor, eps: torch.Te
 
 LIT_SHARPNESS = 30.0
 """slope of the soft lit-fibre count: a fibre of mean light ``v`` counts ``sigmoid(30 (v - 0.5))``, the
-derivative of ``round(v) >= 1`` spread over about ±0.07 photon around the rounding threshold"""
+step ``round(v) >= 1`` smoothed over about ±0.07 photon around the rounding threshold"""
 
 
 def lit_fibres(x: torch.Tensor, hard: bool = False, scale: str = "log") -> torch.Tensor:
