@@ -593,3 +593,21 @@ def test_particle_shapes_fuzz_like_zp(work):
     write_h5(ds, work / "zp.h5")
     code, _, err = run_cli("convert", work / "zp.h5", work / "zp_responses.npz")
     assert code == 0, err
+
+
+def test_a_signal_swallowed_in_a_callback_prints_no_traceback():
+    """A signal that lands in a weakref or __del__ callback becomes an "unraisable" exception, which Python
+    prints with a traceback; the CLI drops those (the signal is recorded and reported in one line) and
+    passes every other unraisable exception on."""
+    from types import SimpleNamespace
+
+    from fastzdc.cli import _quiet_interrupts
+    from fastzdc.errors import Interrupted
+
+    seen = []
+    hook = _quiet_interrupts(seen.append)
+    hook(SimpleNamespace(exc_value=Interrupted(1)))
+    hook(SimpleNamespace(exc_value=KeyboardInterrupt()))
+    other = SimpleNamespace(exc_value=ValueError("x"))
+    hook(other)
+    assert seen == [other]

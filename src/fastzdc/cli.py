@@ -628,6 +628,19 @@ def _restore_signal_handlers(previous: dict[int, Any]) -> None:
             pass
 
 
+def _quiet_interrupts(hook: Any) -> Any:
+    """A ``sys.unraisablehook`` that drops a :class:`KeyboardInterrupt` raised where Python cannot pass it
+    on (a signal arriving inside a weakref or ``__del__`` callback prints "Exception ignored in ..." with
+    a traceback): the signal is still pending and :func:`main` reports it in one line. Other unraisable
+    exceptions go to ``hook``."""
+
+    def quiet(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            hook(unraisable)
+
+    return quiet
+
+
 def _error(text: str) -> int:
     line = " ".join(str(text).split()) or "unknown error"
     print(f"fastzdc: error: {line}", file=sys.stderr)
@@ -679,6 +692,8 @@ def main(argv: list[str] | None = None) -> int:
 
     clear_signals()
     previous = _install_signal_handlers()
+    unraisable_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_interrupts(unraisable_hook)
     code = 0
     try:
         try:
@@ -714,6 +729,7 @@ def main(argv: list[str] | None = None) -> int:
         code = _error(f"unexpected {type(err).__name__}: {first[:300]} (FASTZDC_DEBUG=1 shows the traceback)")
     finally:
         _restore_signal_handlers(previous)
+        sys.unraisablehook = unraisable_hook
     signum = pending_signal()
     if signum is not None and code != 128 + signum:  # the signal's exception was swallowed (e.g. in a weakref callback)
         print("fastzdc: interrupted", file=sys.stderr)
