@@ -16,7 +16,7 @@ of the teacher's curved paths, so its few steps reach where the teacher's many s
 The optional third term (``w_energy``, default off) looks past the teacher at the data: ``ES`` is the
 energy score (:mod:`fastzdc.models.scoring`) of two student samples of the row's particle, one from the
 fixed noise ``n`` and one from fresh noise ``n'``, against the row's simulated response ``y``, on the 5
-log channel sums. It is a proper scoring rule for the conditional law of the sums, so it can correct
+channel sums (``energy_scale``: log or square root; ``energy_lit`` adds the lit-fibre count). It is a proper scoring rule for the conditional law of the sums, so it can correct
 what the teacher got wrong, while the regression keeps the student's showers the teacher's.
 
 Training (second stage, ``model.teacher = RUN/best`` of ``fastzdc train fm``): once, before the first
