@@ -26,6 +26,7 @@ from torch import nn
 
 from ..errors import FastZDCError
 from ..nn.autoencoder import VAE, latent_hw
+from ..nn.refine import ImpactRefine
 from .ae_losses import AUTOENCODER_DEFAULTS, build_critic, image_loss, round_reconstruction
 from .base import ModelKind, register
 
@@ -33,14 +34,28 @@ from .base import ModelKind, register
 @register
 class VariationalAutoencoder(ModelKind):
     kind = "vae"
-    defaults = {**AUTOENCODER_DEFAULTS, "z_ch": 4, "z_dim": 0, "dec_hidden": 128, "kl": 1e-3}
+    defaults = {**AUTOENCODER_DEFAULTS, "z_ch": 4, "z_dim": 0, "dec_hidden": 128, "kl": 1e-3, "dec_refine": 0}
     sampler_defaults: dict[str, Any] = {}
     reconstructs = True
 
+    def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
+        super().__init__(detector, hparams)
+        refine = self.hparams["dec_refine"]
+        if isinstance(refine, bool) or not isinstance(refine, int) or refine < 0:
+            raise FastZDCError(f"vae dec_refine (bumps at the impact point) must be a non-negative integer (0 = off), got {refine!r}")
+        if refine and not self.conditional:
+            raise FastZDCError("vae dec_refine needs the conditional VAE (z_dim > 0)")
+
     def build(self) -> nn.Module:
         h = self.hparams
+        refine = ImpactRefine(self.detector, int(h["dec_hidden"]), int(h["dec_refine"])) if h["dec_refine"] else None
         return VAE(self.detector.shape, h["enc_widths"], h["enc_blocks"], h["dec_widths"], h["dec_blocks"], int(h["z_ch"]),
-                   int(h["z_dim"]), int(h["dec_hidden"]), int(h["dec_cond_hidden"]))
+                   int(h["z_dim"]), int(h["dec_hidden"]), int(h["dec_cond_hidden"]), refine=refine)
+
+    def bind_scaler(self, net: nn.Module, mean, scale) -> None:
+        refine = getattr(net.decoder, "refine", None)
+        if refine is not None:
+            refine.physics.set_scaler(mean, scale)
 
     def build_critic(self) -> nn.Module | None:
         return build_critic(self.detector, self.hparams)

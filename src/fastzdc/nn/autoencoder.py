@@ -160,16 +160,19 @@ class CondDecoder(nn.Module):
     the MLP plus the conv stages (cheap at 1/4 and 1/2 resolution)."""
 
     def __init__(self, out_shape: tuple[int, int], widths=(8, 16), blocks=(0, 1), z_dim: int = 32,
-                 hidden: int = 128, n_features: int = 9) -> None:
+                 hidden: int = 128, n_features: int = 9, refine: nn.Module | None = None) -> None:
         super().__init__()
         self.hw = latent_hw(out_shape)
         c2 = widths[1]
         self.mlp = nn.Sequential(nn.Linear(z_dim + n_features, hidden), nn.SiLU(), nn.Linear(hidden, c2 * self.hw[0] * self.hw[1]))
         self.conv = Decoder(out_shape, widths, blocks, c2)
+        self.refine = refine
+        """optional ``refine(image, cond, hidden)`` (:class:`fastzdc.nn.refine.ImpactRefine`), fed the MLP's hidden layer"""
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        h = self.mlp(torch.cat([z.flatten(1), cond.to(z.dtype)], 1))
-        return self.conv(F.silu(h.reshape(z.shape[0], -1, *self.hw)))
+        hidden = self.mlp[1](self.mlp[0](torch.cat([z.flatten(1), cond.to(z.dtype)], 1)))
+        x = self.conv(F.silu(self.mlp[2](hidden).reshape(z.shape[0], -1, *self.hw)))
+        return x if self.refine is None else self.refine(x, cond, hidden)
 
 
 class VAE(nn.Module):
@@ -191,12 +194,15 @@ class VAE(nn.Module):
         z_dim: int = 0,
         dec_hidden: int = 128,
         dec_cond_hidden: int = 0,
+        refine: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.conditional = z_dim > 0
+        if refine is not None and not self.conditional:
+            raise ValueError("a full-resolution refinement needs the conditional decoder (z_dim > 0)")
         if self.conditional:
             self.encoder = VectorEncoder(shape, tuple(enc_widths), tuple(enc_blocks), z_dim)
-            self.decoder = CondDecoder(shape, tuple(dec_widths), tuple(dec_blocks), z_dim, dec_hidden)
+            self.decoder = CondDecoder(shape, tuple(dec_widths), tuple(dec_blocks), z_dim, dec_hidden, refine=refine)
         else:
             self.encoder = Encoder(shape, tuple(enc_widths), tuple(enc_blocks), z_ch)
             self.decoder = Decoder(shape, tuple(dec_widths), tuple(dec_blocks), z_ch, dec_cond_hidden)

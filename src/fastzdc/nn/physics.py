@@ -47,6 +47,10 @@ class PhysicsConditions(nn.Module):
         self.scale.copy_(torch.as_tensor(scale, dtype=torch.float32))
 
     def forward(self, cond: torch.Tensor) -> torch.Tensor:
+        return torch.cat([cond, self.derived(cond).to(cond.dtype)], dim=1)
+
+    def derived(self, cond: torch.Tensor) -> torch.Tensor:
+        """``(B, 9)`` scaled features -> ``(B, 4)`` float32: ``log(E / 1 TeV), u, v, q (1 TeV) / p``."""
         raw = cond.float() * self.scale + self.mean
         e, vx, vy, vz, px, py, pz, _, q = raw.unbind(1)
         apz = pz.abs().clamp_min(1e-3)
@@ -54,8 +58,7 @@ class PhysicsConditions(nn.Module):
         u = (vx + px / apz * lever - self.x_c) / self.half_x
         v = (vy + py / apz * lever - self.y_c) / self.half_y
         p = torch.sqrt(px * px + py * py + pz * pz).clamp_min(1e-3)
-        derived = torch.stack([torch.log(e.clamp_min(1e-3) / TEV), u, v, q * TEV / p], dim=1)
-        return torch.cat([cond, derived.to(cond.dtype)], dim=1)
+        return torch.stack([torch.log(e.clamp_min(1e-3) / TEV), u, v, q * TEV / p], dim=1)
 
 
 class PhysicsConditionedNet(nn.Module):
