@@ -187,7 +187,7 @@ def o2_loop_section(args, machine_text: str) -> list[str]:
     load0 = os.getloadavg()[0]
     mains, levels = zip(*(_folder_rows(Path(f), args) for f in args.o2_loop))
     text = [f"## O2's particle loop in ONNX Runtime ({machine_text}, onnxruntime {ort.__version__})", "",
-            f"2026-12-06. `python benchmarks/bench_onnx.py --o2-loop {' '.join(args.o2_loop)} --data {args.data}"
+            f"{time.strftime('%Y-%m-%d')}. `python benchmarks/bench_onnx.py --o2-loop {' '.join(args.o2_loop)} --data {args.data}"
             + (f" --o2-steps {' '.join(args.o2_steps)}" if args.o2_steps else "") + "`. One session per model created "
             "once, 1 intra-op thread, `allow_spinning = 0`, float32 `model.onnx`, fresh noise per particle; "
             f"ms per particle over the first {args.o2_particles} test rows, median of {args.o2_rounds} interleaved rounds. "

@@ -69,7 +69,7 @@ def main() -> None:
     after = [api() for _ in range(3)]
     b, c, a = (statistics.median(v) for v in (before, via_cli, after))
     text = [f"## Python API against the CLI at batch {args.rows} ({machine()})", "",
-            (f"2026-12-06. `python benchmarks/bench_api.py --model {args.model} --precision {args.precision} --rows {args.rows}`; "
+            (f"{time.strftime('%Y-%m-%d')}. `python benchmarks/bench_api.py --model {args.model} --precision {args.precision} --rows {args.rows}`; "
              f"{args.threads} thread(s), precision {gen.precision}; ms per sample, median of 3 calls, all in one process in this "
              "order (the allocator settings are process-wide); CLI = `fastzdc generate` in-process (loading, HDF5 output included)."), "",
             "| run | ms / sample | / CLI |", "|---|---:|---:|",
