@@ -11,7 +11,7 @@ from fastzdc import ZN, ZP, FastZDCError
 from fastzdc.data import write_h5
 from fastzdc.inference import load_generator
 from fastzdc.models import get_kind
-from fastzdc.nn.refine import DEFLECTION_K_CM_GEV, SPOT_REACH, SPOT_SIGMAS, ImpactRefine
+from fastzdc.nn.refine import DEFLECTION_K_CM_GEV, ImpactRefine
 from fastzdc.sampling.noise import NoiseStream
 from fastzdc.training.loop import train
 
@@ -67,35 +67,12 @@ def test_bumps_sit_at_the_impact_point_and_move_with_the_shift():
     assert abs(i2 - (gx.item() + 4.0)) <= 0.5
 
 
-@torch.no_grad()
-def test_a_free_spot_lands_where_its_offset_points():
-    ref = ImpactRefine(ZN, hidden_dim=4, n_bumps=1, n_spots=2)
-    assert ref.head.out_features == 1 + 2 + 2 * (len(SPOT_SIGMAS) + 2)
-    c = _raw()
-    gx, gy = ref.centre(c)
-    assert torch.equal(ref(torch.ones(1, 1, 44, 44), c, torch.zeros(1, 4)), torch.ones(1, 1, 44, 44))
-    spot = 1 + 2 + (len(SPOT_SIGMAS) + 2)  # the second spot's outputs: amplitudes, then the offset
-    ref.head.bias[spot] = 3.0
-    ref.head.bias[spot + len(SPOT_SIGMAS)] = 1.5  # x offset 1.5 * SPOT_REACH fibres
-    ref.head.bias[spot + len(SPOT_SIGMAS) + 1] = -1.0
-    added = ref(torch.zeros(1, 1, 44, 44), c, torch.zeros(1, 4))[0, 0]
-    i, j = np.unravel_index(int(added.argmax()), added.shape)
-    assert abs(i - (gx.item() + 1.5 * SPOT_REACH)) <= 0.5 and abs(j - (gy.item() - SPOT_REACH)) <= 0.5
-    d2 = (i - gx.item() - 1.5 * SPOT_REACH) ** 2 + (j - gy.item() + SPOT_REACH) ** 2
-    assert float(added.max()) == pytest.approx(3.0 * np.exp(-d2 / (2 * SPOT_SIGMAS[0] ** 2)), rel=1e-4)
-
-
 def test_vae_refine_option_checks_and_scaler():
     for bad in (-1, 1.5, True, "3"):
         with pytest.raises(FastZDCError, match="dec_refine"):
             get_kind("vae")(ZN, {**CVAE, "dec_refine": bad})
     with pytest.raises(FastZDCError, match="conditional VAE"):
         get_kind("vae")(ZN, {**CVAE, "z_dim": 0})
-    for bad in (-1, 0.5):
-        with pytest.raises(FastZDCError, match="dec_spots"):
-            get_kind("vae")(ZN, {**CVAE, "dec_spots": bad})
-    with pytest.raises(FastZDCError, match="dec_spots adds to"):
-        get_kind("vae")(ZN, {**CVAE, "dec_refine": 0, "dec_spots": 1})
     kind = get_kind("vae")(ZN, CVAE)
     net = kind.build()
     mean, scale = np.arange(9.0), np.arange(1.0, 10.0)

@@ -34,25 +34,21 @@ from .base import ModelKind, register
 @register
 class VariationalAutoencoder(ModelKind):
     kind = "vae"
-    defaults = {**AUTOENCODER_DEFAULTS, "z_ch": 4, "z_dim": 0, "dec_hidden": 128, "kl": 1e-3, "dec_refine": 0, "dec_spots": 0}
+    defaults = {**AUTOENCODER_DEFAULTS, "z_ch": 4, "z_dim": 0, "dec_hidden": 128, "kl": 1e-3, "dec_refine": 0}
     sampler_defaults: dict[str, Any] = {}
     reconstructs = True
 
     def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
         super().__init__(detector, hparams)
-        for key, what in (("dec_refine", "bumps at the impact point"), ("dec_spots", "free spots")):
-            v = self.hparams[key]
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise FastZDCError(f"vae {key} ({what}) must be a non-negative integer (0 = off), got {v!r}")
-        if self.hparams["dec_refine"] and not self.conditional:
+        refine = self.hparams["dec_refine"]
+        if isinstance(refine, bool) or not isinstance(refine, int) or refine < 0:
+            raise FastZDCError(f"vae dec_refine (bumps at the impact point) must be a non-negative integer (0 = off), got {refine!r}")
+        if refine and not self.conditional:
             raise FastZDCError("vae dec_refine needs the conditional VAE (z_dim > 0)")
-        if self.hparams["dec_spots"] and not self.hparams["dec_refine"]:
-            raise FastZDCError("vae dec_spots adds to the bumps of dec_refine: set dec_refine >= 1")
 
     def build(self) -> nn.Module:
         h = self.hparams
-        refine = (ImpactRefine(self.detector, int(h["dec_hidden"]), int(h["dec_refine"]), int(h["dec_spots"]))
-                  if h["dec_refine"] else None)
+        refine = ImpactRefine(self.detector, int(h["dec_hidden"]), int(h["dec_refine"])) if h["dec_refine"] else None
         return VAE(self.detector.shape, h["enc_widths"], h["enc_blocks"], h["dec_widths"], h["dec_blocks"], int(h["z_ch"]),
                    int(h["z_dim"]), int(h["dec_hidden"]), int(h["dec_cond_hidden"]), refine=refine)
 

@@ -32,23 +32,19 @@ DEFLECTION_K_CM_GEV = MCParams().deflection_k_cm_gev
 """nominal dipole deflection at the ZDC faces: ``x += q K / p`` (cm, with p in GeV)"""
 SIGMA0 = 0.5
 """width of the narrowest bump, in fibre pitches (bump k: ``SIGMA0 * 2^k``)"""
-SPOT_SIGMAS = (0.5, 1.0)
-"""widths of the two bumps of a free spot, in fibre pitches"""
-SPOT_REACH = 4.0
-"""fibres per unit of the head's output for a free spot's offset from the impact point"""
 
 
 class ImpactRefine(nn.Module):
     """``refine(r, cond, hidden)``: log1p map ``(B, 1, nx, ny)``, scaled features ``(B, 9)`` and the
     decoder's hidden activations ``(B, hidden_dim)`` -> the map with ``n_bumps`` bumps added."""
 
-    def __init__(self, detector: Detector, hidden_dim: int, n_bumps: int = 3, n_spots: int = 0) -> None:
+    def __init__(self, detector: Detector, hidden_dim: int, n_bumps: int = 3) -> None:
         super().__init__()
-        if n_bumps < 1 or n_spots < 0:
-            raise ValueError(f"need n_bumps >= 1 and n_spots >= 0, got {n_bumps} and {n_spots}")
+        if n_bumps < 1:
+            raise ValueError(f"n_bumps must be at least 1, got {n_bumps}")
         self.physics = PhysicsConditions(detector)
-        self.n_bumps, self.n_spots = n_bumps, n_spots
-        self.head = nn.Linear(hidden_dim, n_bumps + 2 + n_spots * (len(SPOT_SIGMAS) + 2))
+        self.n_bumps = n_bumps
+        self.head = nn.Linear(hidden_dim, n_bumps + 2)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
         # u (half-widths from the face's centre) -> fibre index g = (u * half + centre - low) / pitch - 1/2
@@ -56,10 +52,8 @@ class ImpactRefine(nn.Module):
         self.offset = ((self.physics.x_c - detector.x_low_cm) / detector.pitch_cm - 0.5,
                        (self.physics.y_c - detector.y_low_cm) / detector.pitch_cm - 0.5)
         self.bend = DEFLECTION_K_CM_GEV / TEV / detector.pitch_cm  # fibres per unit of q (1 TeV) / p
-        sigmas = [SIGMA0 * 2.0**k for k in range(n_bumps)] + list(SPOT_SIGMAS) * n_spots
-        groups = [0] * n_bumps + [1 + j for j in range(n_spots) for _ in SPOT_SIGMAS]
-        self.register_buffer("inv_two_var", torch.tensor([-0.5 / s**2 for s in sigmas]), persistent=False)
-        self.register_buffer("group", torch.tensor(groups), persistent=False)
+        inv = [-0.5 / (SIGMA0 * 2.0**k) ** 2 for k in range(n_bumps)]
+        self.register_buffer("inv_two_var", torch.tensor(inv), persistent=False)
         self.register_buffer("ix", torch.arange(detector.nx, dtype=torch.float32), persistent=False)
         self.register_buffer("iy", torch.arange(detector.ny, dtype=torch.float32), persistent=False)
 
@@ -72,15 +66,10 @@ class ImpactRefine(nn.Module):
 
     def forward(self, r: torch.Tensor, cond: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         out = self.head(hidden.float())
-        k, b = self.n_bumps, out.shape[0]
-        amp, shift = out[:, :k], out[:, k : k + 2, None]  # shift: (B, 2, 1), one centre
-        if self.n_spots:
-            spots = out[:, k + 2 :].reshape(b, self.n_spots, len(SPOT_SIGMAS) + 2)
-            amp = torch.cat([amp, spots[:, :, : len(SPOT_SIGMAS)].flatten(1)], 1)
-            shift = torch.cat([shift, SPOT_REACH * spots[:, :, len(SPOT_SIGMAS) :].transpose(1, 2)], 2)
+        amp, shift = out[:, : self.n_bumps], out[:, self.n_bumps :]
         gx, gy = self.centre(cond)
-        cx = (gx[:, None] + shift[:, 0])[:, self.group]  # (B, N): the centre of every bump
-        cy = (gy[:, None] + shift[:, 1])[:, self.group]
-        bx = torch.exp((self.ix[None, :, None] - cx[:, None, :]).square() * self.inv_two_var) * amp[:, None, :]  # (B, nx, N)
-        by = torch.exp((self.iy[None, :, None] - cy[:, None, :]).square() * self.inv_two_var)  # (B, ny, N)
+        dx = self.ix[None, :] - (gx + shift[:, 0])[:, None]  # (B, nx)
+        dy = self.iy[None, :] - (gy + shift[:, 1])[:, None]  # (B, ny)
+        bx = torch.exp(dx[:, :, None].square() * self.inv_two_var) * amp[:, None, :]  # (B, nx, K)
+        by = torch.exp(dy[:, :, None].square() * self.inv_two_var)  # (B, ny, K)
         return r + torch.bmm(bx, by.transpose(1, 2))[:, None].to(r.dtype)
