@@ -199,7 +199,7 @@ class VAE(nn.Module):
         super().__init__()
         self.conditional = z_dim > 0
         if refine is not None and not self.conditional:
-            raise ValueError("a full-resolution refinement needs the conditional decoder (z_dim > 0)")
+            raise ValueError("bumps at the impact point need the conditional decoder (z_dim > 0)")
         if self.conditional:
             self.encoder = VectorEncoder(shape, tuple(enc_widths), tuple(enc_blocks), z_dim)
             self.decoder = CondDecoder(shape, tuple(dec_widths), tuple(dec_blocks), z_dim, dec_hidden, refine=refine)
