@@ -12,7 +12,7 @@ import torch
 from scipy import stats
 
 from fastzdc import ZN, ZP, FastZDCError
-from fastzdc.export.dropin import DROPIN_FILE, expanded_noise
+from fastzdc.export.dropin import DROPIN_FILE, DROPIN_TOLERANCE, MAX_LONE_FIBRES, compare_counts_log1p, expanded_noise
 from fastzdc.export.exporter import export_onnx
 from fastzdc.export.o2 import O2ParticleSimulation
 from fastzdc.inference import load_generator
@@ -58,6 +58,21 @@ def test_expander_uniforms_are_exact_in_float32():
     v64 = q.double() @ e.weight.double() + e.phase.double()
     assert torch.equal(v32.double(), v64)
     assert float(v64.abs().max()) < 2**13
+
+
+def test_parity_counts_one_photon_and_lone_fibre_flips_and_nothing_else():
+    ref = np.log1p(np.zeros((3, 6, 5), np.float32) + 4.0)
+    assert compare_counts_log1p(ref.copy(), ref) == (0.0, 0.0)
+    got = ref.copy()
+    got[0, 1, 1] = np.log1p(5.0)  # one photon apart
+    got[1, :3, 0] = np.log1p(6.0)  # two photons apart, in three fibres of one image
+    got[2, 2, 2] = np.log1p(0.0)  # a lone fibre of its image, four photons apart (a wrapped uniform)
+    diff, flipped = compare_counts_log1p(got, ref)
+    assert diff == pytest.approx(np.log1p(6.0) - np.log1p(4.0), rel=1e-6) and flipped == pytest.approx(2 / got.size)
+    got[1, :3, 0] = ref[1, :3, 0]
+    got[1, :MAX_LONE_FIBRES, 4] = np.log1p(9.0)  # lone fibres, as many as allowed
+    diff, flipped = compare_counts_log1p(got, ref)
+    assert diff <= DROPIN_TOLERANCE and flipped == pytest.approx((2 + MAX_LONE_FIBRES) / got.size)
 
 
 def test_dropin_file_card_and_signature(dropin_export):

@@ -44,7 +44,13 @@ MAX_FLIPS = 1e-3
 """largest accepted fraction of fibres whose count differs by one photon. The expanded noise agrees to
 float rounding (~1e-7), not bit for bit (the two libraries' cos, sin and log differ in the last bit); a
 kind with a noise dither (latent FM) multiplies its noise by ~1e3 before rounding stochastically, so a
-fibre whose ``c + u`` lies within ~1e-4 of an integer rounds the other way (measured: 1 fibre in 31k)."""
+fibre whose ``c + u`` lies within ~1e-4 of an integer rounds the other way (measured: 1 fibre in 31k).
+With Poisson counts, a uniform within ~1e-4 of the wrap of its fractional part (``u`` near 0 on one side,
+near 1 on the other) draws the lowest count on one side and a high quantile on the other: such a fibre
+differs alone in its row (at most :data:`MAX_LONE_FIBRES`) and counts as a flip too (measured: 1 fibre in
+27k, 0 against 6 photons)."""
+MAX_LONE_FIBRES = 2
+"""fibres of one image that may differ by more than one photon, each alone (the rest of the image equal)"""
 
 
 def _noise_size(noise_shape: tuple[int, ...], candidates: int, gated: bool) -> tuple[int, ...]:
@@ -98,9 +104,10 @@ def dropin_reference(gen: ModelGenerator, noise10: np.ndarray, cond: np.ndarray,
 
 def dropin_parity(gen: ModelGenerator, blob: bytes, rows: int = 16, seed: int = 20240917, *,
                   candidates: int = 1, gate: Gate | None = None) -> tuple[float, float]:
-    """``(max |ONNX Runtime - PyTorch| of the log1p image outside one-photon flips, fraction of flipped fibres)``
-    of the drop-in graph, PyTorch fed the expanded noise; raise when a difference is not a one-photon flip
-    and above :data:`DROPIN_TOLERANCE`, when flips exceed :data:`MAX_FLIPS`, or when the signature is not O2's."""
+    """``(max |ONNX Runtime - PyTorch| of the log1p image outside count flips, fraction of flipped fibres)``
+    of the drop-in graph, PyTorch fed the expanded noise; raise when a difference above
+    :data:`DROPIN_TOLERANCE` is neither a one-photon flip nor a lone fibre of its image, when flips exceed
+    :data:`MAX_FLIPS`, or when the signature is not O2's."""
     sess = open_session(blob, threads=1, where=f"<{DROPIN_VARIANT} export>")
     check_signature(sess, gen.detector, (O2_NOISE,), f"<{DROPIN_VARIANT} export>")
     noise10 = NoiseStream(seed, (O2_NOISE,)).rows(0, rows).numpy()
@@ -109,13 +116,23 @@ def dropin_parity(gen: ModelGenerator, blob: bytes, rows: int = 16, seed: int = 
     got = sess.run([RAW_OUTPUT], {NOISE: noise10, CONDITIONS: cond})[0]
     if not np.isfinite(got).all():
         raise FastZDCError("export self-check failed: the O2 drop-in graph gives non-finite images")
-    delta = np.abs(got - ref)
-    flips = (delta > DROPIN_TOLERANCE) & (np.abs(np.expm1(got.astype(np.float64)) - np.expm1(ref.astype(np.float64))) < 1.001)
-    diff = float(np.where(flips, 0.0, delta).max())
-    if diff > DROPIN_TOLERANCE or flips.mean() > MAX_FLIPS:
+    diff, flipped = compare_counts_log1p(got, ref)
+    if diff > DROPIN_TOLERANCE or flipped > MAX_FLIPS:
         raise FastZDCError(f"export self-check failed: the O2 drop-in graph differs from PyTorch by {diff:.3g} "
-                           f"(tolerance {DROPIN_TOLERANCE:g}; {flips.mean():.2g} of the fibres one photon apart)")
-    return diff, float(flips.mean())
+                           f"(tolerance {DROPIN_TOLERANCE:g}; {flipped:.2g} of the fibres flipped)")
+    return diff, flipped
+
+
+def compare_counts_log1p(got: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
+    """``(max |got - ref| outside count flips, fraction of flipped fibres)`` of two ``(B, nx, ny)`` log1p
+    count images. A flip is a fibre more than :data:`DROPIN_TOLERANCE` apart that is one photon apart, or
+    that is one of at most :data:`MAX_LONE_FIBRES` such fibres of its image."""
+    delta = np.abs(got - ref)
+    apart = delta > DROPIN_TOLERANCE
+    one_photon = apart & (np.abs(np.expm1(got.astype(np.float64)) - np.expm1(ref.astype(np.float64))) < 1.001)
+    lone = apart & (apart.reshape(len(apart), -1).sum(1) <= MAX_LONE_FIBRES)[:, None, None]
+    flips = one_photon | lone
+    return float(np.where(flips, 0.0, delta).max()), float(flips.mean())
 
 
 def dropin_card_entry(blob: bytes, sha256: str, candidates: int = 1, gate: dict[str, Any] | None = None) -> dict[str, Any]:
