@@ -105,3 +105,22 @@ def test_latent_flow_on_a_refined_vae_carries_the_scaler_and_exports(tmp_path):
     noise = NoiseStream(4, gen.kind.noise_shape()).rows(0, 9)
     ref = gen.generate_log(torch.from_numpy(c), noise).numpy()[:, 0]
     assert np.abs(onnx_gen.generate_log(c, noise.numpy()) - ref).max() <= 1e-4
+
+
+def test_a_second_stage_scales_the_particles_as_its_first_stage(tmp_path):
+    """A latent flow trained on another file than its VAE feeds the VAE's decoder (and its impact point)
+    particles scaled as the VAE saw them."""
+    from fastzdc.checkpoint import load_config
+
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    write_h5(make_dataset(64, ZP, seed=6), a)
+    other = make_dataset(64, ZP, seed=7)
+    other.conditions[:, 0] *= 3.0  # another energy spectrum
+    write_h5(other, b)
+    train(_cfg("vae", "zp", CVAE, epochs=1), a, tmp_path / "cvae", progress=False)
+    train(_cfg("latent-fm", "zp", {"hidden": 16, "depth": 1, "emb_dim": 8, "vae": str(tmp_path / "cvae" / "best")}, epochs=1),
+          b, tmp_path / "lfm", progress=False)
+    vae, lfm = (load_config(tmp_path / run / "best")["scaler"] for run in ("cvae", "lfm"))
+    assert lfm == vae
+    own = load_config(tmp_path / "cvae" / "best")["scaler"]["mean"][0]
+    assert own < float(np.mean(other.conditions[:, 0]))  # the second file's own fit would differ

@@ -14,7 +14,8 @@ from typing import Any
 
 from torch import nn
 
-from ..checkpoint import check_values, WEIGHTS, file_sha256, load_config, load_tensors, load_weights_into, resolve
+from ..checkpoint import WEIGHTS, check_values, file_sha256, load_config, load_tensors, load_weights_into, resolve
+from ..data.scaler import StandardScaler
 from ..detector import Detector
 from ..errors import FastZDCError
 from ..models import ModelKind, get_kind
@@ -71,3 +72,16 @@ def load_first_stage(kind: ModelKind) -> nn.Module | None:
     net = kind.first_stage_network()
     load_weights_into(net, load_tensors(ckpt / WEIGHTS), ckpt / WEIGHTS)
     return net.eval()
+
+
+def first_stage_scaler(kind: ModelKind) -> StandardScaler | None:
+    """The particle scaler recorded in the kind's first-stage checkpoint (None when the kind has none).
+
+    A second stage feeds its particles to the first stage's network (a VAE's conditional decoder, a
+    teacher, a VQ decoder), which was trained on particles scaled its own way: a fresh second stage adopts
+    that scaling instead of fitting one to its own data."""
+    fs = kind.first_stage
+    if fs is None or not fs.wanted(kind.hparams):
+        return None
+    ckpt = resolve(kind.hparams[fs.option])
+    return StandardScaler.from_dict(load_config(ckpt)["scaler"], ckpt)

@@ -63,7 +63,7 @@ from ..sampling.counts import counts_from_log_images, sample_counts
 from ..sampling.noise import NoiseStream
 from . import distributed as ddp
 from .config import TrainConfig
-from .first_stage import load_first_stage, make_kind
+from .first_stage import first_stage_scaler, load_first_stage, make_kind
 
 VAL_SEED = 12345
 
@@ -183,7 +183,13 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, 
     val_idx = np.sort(split.val[: cfg.val_rows])
     init = _read_init(cfg, detector) if cfg.init else None
     all_cond = data_in.conditions
-    scaler = StandardScaler.fit(all_cond[train_idx]) if init is None else StandardScaler.from_dict(init[1]["scaler"], init[0])
+    kind = make_kind(cfg.kind, detector, cfg.model)
+    if init is not None:
+        scaler = StandardScaler.from_dict(init[1]["scaler"], init[0])
+    else:  # a second stage scales the particles as its first stage was trained to see them
+        scaler = first_stage_scaler(kind)
+        if scaler is None:
+            scaler = StandardScaler.fit(all_cond[train_idx])
     n_train = len(train_idx)
     bs = min(cfg.batch_size, n_train)
     parts = _batch_parts(cfg, out, world, resume)
@@ -204,7 +210,6 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, 
     steps_per_epoch = max(min(b - a for a, b in blocks) // part_bs, 1)
     total = steps_per_epoch * cfg.epochs
 
-    kind = make_kind(cfg.kind, detector, cfg.model)
     sampler = kind.sampler_options(cfg.sampler)
     torch.manual_seed(cfg.seed)
     try:
