@@ -5,10 +5,10 @@ fibres: the core of a shower is about one fibre wide, and where inside its fibre
 a continuous number that the coarse grid rounds away. The decoded means then peak too low (the
 brightest fibre of a Poisson draw is too faint) and the classifier sees it in the maximum pixel.
 
-:class:`ImpactRefine` adds to the decoded log1p map ``r`` a sum of ``K`` Gaussian bumps centred on the
+:class:`ImpactRefine` adds to the decoded log1p map ``r`` a sum of ``n`` Gaussian bumps centred on the
 impact point ``(g_x, g_y)`` (fibre units):
 
-    r'(i, j) = r(i, j) + sum_k a_k exp(-((i - g_x)^2 + (j - g_y)^2) / (2 s_k^2)),   s_k = 0.5 * 2^k fibres
+    r'(i, j) = r(i, j) + sum_k a_k exp(-((i - g_x)^2 + (j - g_y)^2) / (2 s_k^2)),   s_k = 0.5 * 2^k fibres, k < n
 
 The amplitudes ``a_k`` and a shift of the centre come from a zero-initialised linear head on the
 decoder's hidden layer (which sees the latent and the particle), so a new refinement starts as the
@@ -16,7 +16,7 @@ identity and the latent can move the core. The centre before the shift is the st
 point of :class:`fastzdc.nn.physics.PhysicsConditions` plus the nominal deflection of a charged particle
 by the separation dipole, ``x += q K / p`` (K = 6.0e4 cm GeV, the Monte Carlo's value; an estimate for
 the LHC optics). The bumps are separable, ``exp(-dx^2 / 2s^2) exp(-dy^2 / 2s^2)``, so the whole map is
-one batched ``(nx, K) @ (K, ny)`` product per sample: a few thousand multiply-adds.
+one batched ``(nx, n) @ (n, ny)`` product per sample: a few thousand multiply-adds.
 """
 
 from __future__ import annotations
@@ -70,6 +70,6 @@ class ImpactRefine(nn.Module):
         gx, gy = self.centre(cond)
         dx = self.ix[None, :] - (gx + shift[:, 0])[:, None]  # (B, nx)
         dy = self.iy[None, :] - (gy + shift[:, 1])[:, None]  # (B, ny)
-        bx = torch.exp(dx[:, :, None].square() * self.inv_two_var) * amp[:, None, :]  # (B, nx, K)
-        by = torch.exp(dy[:, :, None].square() * self.inv_two_var)  # (B, ny, K)
+        bx = torch.exp(dx[:, :, None].square() * self.inv_two_var) * amp[:, None, :]  # (B, nx, n)
+        by = torch.exp(dy[:, :, None].square() * self.inv_two_var)  # (B, ny, n)
         return r + torch.bmm(bx, by.transpose(1, 2))[:, None].to(r.dtype)
