@@ -188,7 +188,8 @@ def o2_loop_section(args, machine_text: str) -> list[str]:
     mains, levels = zip(*(_folder_rows(Path(f), args) for f in args.o2_loop))
     text = [f"## O2's particle loop in ONNX Runtime ({machine_text}, onnxruntime {ort.__version__})", "",
             f"{time.strftime('%Y-%m-%d')}. `python benchmarks/bench_onnx.py --o2-loop {' '.join(args.o2_loop)} --data {args.data}"
-            + (f" --o2-steps {' '.join(args.o2_steps)}" if args.o2_steps else "") + "`. One session per model created "
+            + (f" --o2-steps {' '.join(args.o2_steps)}" if args.o2_steps else "")
+            + (f" --o2-dropin-w {args.o2_dropin_w}" if args.o2_dropin_w else "") + "`. One session per model created "
             "once, 1 intra-op thread, `allow_spinning = 0`, float32 `model.onnx`, fresh noise per particle; "
             f"ms per particle over the first {args.o2_particles} test rows, median of {args.o2_rounds} interleaved rounds. "
             "**batch 1** is O2's call; B = 4 / 16 / 64 batches the particles of one event into one call. "
