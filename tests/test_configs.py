@@ -11,7 +11,7 @@ from fastzdc.models.base import get_kind
 from fastzdc.training.config import TrainConfig
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.toml"))
-FIRST_STAGE = ("teacher", "vae", "vq", "tune_decoder")
+FIRST_STAGE = ("teacher", "vae", "vq", "tune_decoder", "prior")
 """model keys naming a trained first stage: such kinds are only checked for known option names"""
 
 

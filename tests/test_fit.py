@@ -266,6 +266,13 @@ def test_default_preset_is_the_shipped_recipe():
     plan = make_plan("zp", "all", "default", {})
     assert plan.stages == ["split", "fm", "fm-distill", "vae", "latent-fm", "latent-fm-energy", "vq", "vq-prior", "vq-decoder", "vq-final",
                            "lookup", "evaluate", "export"]
+    assert plan.products["vq"] == "vq-final"
+    zn = make_plan("zn", "vq", "default", {})
+    assert zn.stages[-4:] == ["vq-final", "vq-energy", "evaluate", "export"] and zn.products == {"vq": "vq-energy"}
+    energy = zn.train["vq-energy"]
+    shipped = TrainConfig.from_toml(configs_dir() / "vq-energy-zn.toml").to_dict()
+    shipped["model"]["prior"] = "@vq-final"
+    assert energy.to_dict() == {**shipped, "threads": 1}
     links = {"fm-distill": ("teacher", "@fm"), "latent-fm": ("vae", "@vae"), "latent-fm-energy": ("vae", "@vae"), "vq-prior": ("vq", "@vq"),
              "vq-decoder": ("tune_decoder", "@vq")}
     for stage, file in [("fm", "fm-zp"), ("fm-distill", "fm-distill-zp"), ("vae", "cvae-zp"), ("latent-fm", "lfm-cvae-zp"),
@@ -281,7 +288,7 @@ def test_default_preset_is_the_shipped_recipe():
 
 
 @pytest.mark.parametrize("det, product, stage", [("zn", "fm", "fm"), ("zn", "fmd", "fm-distill"), ("zn", "lfm", "latent-fm-energy"),
-                                                 ("zn", "vq", "vq-final"), ("zp", "lfm", "latent-fm-energy"), ("zp", "vq", "vq-final")])
+                                                 ("zn", "vq", "vq-energy"), ("zp", "lfm", "latent-fm-energy"), ("zp", "vq", "vq-final")])
 def test_default_preset_trains_with_the_settings_recorded_in_the_shipped_weights(det, product, stage):
     """Every shipped checkpoint records the training config it was made with: the default preset's is the same,
     up to the links between stages (paths there, stage names here), the thread count and device (they do not

@@ -194,7 +194,7 @@ def split(
 # --------------------------------------------------------------------------- train / generate
 @app.command()
 def train(
-    kind: Annotated[str, typer.Argument(help="Model kind: fm (flow matching), vae, latent-fm (needs --set model.vae=VAE_RUN), vq (VQ autoencoder), vq-prior (needs --set model.vq=VQ_RUN), fm-distill (few-step student of an fm run: --set model.teacher=FM_RUN).")],
+    kind: Annotated[str, typer.Argument(help="Model kind: fm (flow matching), vae, latent-fm (needs --set model.vae=VAE_RUN), vq (VQ autoencoder), vq-prior (needs --set model.vq=VQ_RUN), vq-energy (decoder tuning of a VQ-GAN: --set model.prior=PRIOR_RUN), fm-distill (few-step student of an fm run: --set model.teacher=FM_RUN).")],
     data: Annotated[Path, typer.Option(help="Dataset (.h5 or ALICE .npz); the published 70/10/20 split is applied.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: best/ and last/ checkpoints.")],
     detector: Annotated[str | None, typer.Option("--detector", "-d", help="zn or zp (default: from the config).")] = None,
@@ -394,7 +394,7 @@ def fit(
                                             "prior, decoder tuning, final prior), library (the look-up) or all.")] = "fm",
     config: Annotated[Path | None, typer.Option(help="TOML of per-stage tables overriding the preset: "
                                                      "\\[fm], \\[fm.model], \\[fm-distill], \\[vae], \\[latent-fm], \\[vq], "
-                                                     "\\[vq-prior], \\[vq-decoder], \\[vq-final], \\[train] (every training stage), "
+                                                     "\\[vq-prior], \\[vq-decoder], \\[vq-final], \\[vq-energy], \\[train] (every training stage), "
                                                      "\\[lookup], \\[evaluate], \\[export]; an unknown table or key is refused "
                                                      "(docs/training.md).")] = None,
     init: Annotated[Path | None, typer.Option(help="Fine-tune: the stage of this checkpoint's kind starts from its weights and scaler.")] = None,

@@ -24,7 +24,7 @@ from ..training.config import TrainConfig
 MODELS = {
     "fm": ("fm", "fm-distill"),
     "lfm": ("vae", "latent-fm", "latent-fm-energy"),
-    "vq": ("vq", "vq-prior", "vq-decoder", "vq-final"),
+    "vq": ("vq", "vq-prior", "vq-decoder", "vq-final", "vq-energy"),
     "library": ("lookup",),
 }
 """the stages each ``--model`` trains (``all``: every one of them)"""
@@ -50,6 +50,8 @@ class TrainingStage:
     network_of: str = ""
     """a stage whose ``model`` and ``sampler`` settings this one shares (the final prior is the first prior's
     network), applied before this stage's own table"""
+    detectors: tuple[str, ...] = ("zn", "zp")
+    """the detectors whose recipe has this stage (a later stage's product replaces an earlier stage's)"""
 
 
 TRAINING: dict[str, TrainingStage] = {
@@ -67,8 +69,12 @@ TRAINING: dict[str, TrainingStage] = {
     # from the first prior only swaps the decoder in and re-validates
     "vq-final": TrainingStage("vq-prior", "vq-prior-{d}.toml", {"vq": "vq-decoder"}, init_from="vq-prior",
                               fixed={"epochs": 1, "lr": 1e-6, "max_train_rows": 2560}, product="vq", network_of="vq-prior"),
+    # ZN: the decoder tuned with the energy score on the final prior's own token grids (models/vq_energy.py);
+    # its product replaces the final prior's (on ZP the tuning measured no gain: docs/models.md)
+    "vq-energy": TrainingStage("vq-energy", "vq-energy-{d}.toml", {"prior": "vq-final"}, product="vq", detectors=("zn",)),
 }
 PRODUCT_OF = {"lookup": "lookup", **{name: st.product for name, st in TRAINING.items() if st.product}}
+"""stage -> the model it ships; where two stages of a plan ship the same model, the later one's is shipped"""
 EXPORTABLE = ("fm", "fmd", "lfm", "vq")
 
 STAGE_OPTIONS: dict[str, dict[str, Any]] = {
@@ -91,6 +97,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "vq-prior": {"epochs": 1, "model": {"d_model": 32, "n_layers": 1, "d_ff": 64, "cond_hidden": 32}},
     "vq-decoder": {"epochs": 1},
     "vq-final": {"max_train_rows": 256},
+    "vq-energy": {"epochs": 1, "max_train_rows": 1000},
     "evaluate": {"max_rows": 500, "n_rep": 2, "quick": True},
     "export": {"models": ["fmd", "lfm"], "fp16": False},
 }
@@ -182,12 +189,13 @@ def make_plan(detector: str, model: str, preset: str, overrides: dict[str, dict[
         raise FastZDCError(f"unknown --model {model!r}; choose one of: {', '.join(MODEL_CHOICES)}")
     if preset not in PRESETS:
         raise FastZDCError(f"unknown --preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-    chosen = [s for m, stages in MODELS.items() if model in (m, "all") for s in stages]
+    chosen = [s for m, stages in MODELS.items() if model in (m, "all") for s in stages
+              if s not in TRAINING or detector in TRAINING[s].detectors]
     layers = [QUICK] if preset == "quick" else []
     layers.append(overrides)
     train: dict[str, TrainConfig] = {}
     options: dict[str, dict[str, Any]] = {}
-    for stage, spec in TRAINING.items():
+    for stage, spec in TRAINING.items():  # every table is checked, also of stages this plan does not run
         cfg = _training_config(stage, spec, detector, layers, config_path)
         if stage in chosen:
             train[stage] = cfg

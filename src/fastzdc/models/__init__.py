@@ -11,6 +11,7 @@ from . import latent_fm as _latent_fm  # noqa: E402,F401  (registers "latent-fm"
 from . import vae as _vae  # noqa: E402,F401  (registers "vae")
 from . import vq as _vq  # noqa: E402,F401  (registers "vq")
 from . import vq_prior as _vq_prior  # noqa: E402,F401  (registers "vq-prior")
+from . import vq_energy as _vq_energy  # noqa: E402,F401  (registers "vq-energy")
 from .base import FirstStage, ModelKind, get_kind, register
 
 __all__ = ["FirstStage", "ModelKind", "get_kind", "register"]

@@ -46,6 +46,26 @@ def drawn_sum_features(detector: Detector, mean_log: torch.Tensor, eps: torch.Te
     return SCALES[scale]((lam + torch.sqrt(lam + EPS) * eps).clamp_min(0.0))
 
 
+def drawn_shape_features(mean_log: torch.Tensor, eps: torch.Tensor, scale: str = "log") -> torch.Tensor:
+    """The lit-fibre count and the maximum pixel of Poisson counts drawn around a decoder's mean light:
+    ``(B, 1, nx, ny)`` ``log1p`` mean counts ``lam`` -> ``(B, 2)`` on ``scale``, with ``eps`` ``(B, 2)`` standard
+    normal. A fibre is lit (count >= 1) with probability ``p = 1 - exp(-lam)``, so the count of lit fibres
+    is ``sum p + sqrt(sum p (1 - p)) eps``; the brightest fibre is ``m + sqrt(m) eps`` with ``m = max lam``
+    (it ignores that a fainter fibre may fluctuate above it: slightly low where several fibres are as bright)."""
+    lam = torch.expm1(mean_log.clamp(0.0, LOG_CLAMP)).flatten(1)
+    p = -torch.expm1(-lam)
+    lit = p.sum(1) + torch.sqrt((p * (1.0 - p)).sum(1) + EPS) * eps[:, 0]
+    peak = lam.amax(1)
+    peak = peak + torch.sqrt(peak + EPS) * eps[:, 1]
+    return SCALES[scale](torch.stack([lit, peak], 1).clamp_min(0.0))
+
+
+def shape_features(counts: torch.Tensor) -> torch.Tensor:
+    """``(B, nx, ny)`` photon counts -> ``(B, 2)``: the number of lit fibres (count >= 1) and the maximum pixel."""
+    flat = counts.flatten(1)
+    return torch.stack([(flat >= 1).to(flat.dtype).sum(1), flat.amax(1)], 1)
+
+
 LIT_SHARPNESS = 30.0
 """slope of the soft lit-fibre count: a fibre of mean light ``v`` counts ``sigmoid(30 (v - 0.5))``, the
 step ``round(v) >= 1`` smoothed over about ±0.07 photon around the rounding threshold"""

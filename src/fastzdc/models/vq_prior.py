@@ -139,13 +139,20 @@ class VQPrior(ModelKind):
         check_options(opts["temperature"], opts["top_k"], opts["top_p"])
         return opts
 
-    def sample(self, net: nn.Module, cond: torch.Tensor, noise: torch.Tensor, **options: Any) -> torch.Tensor:
-        opts = self.sampler_options(options)
-        temperature, top_k, top_p = float(opts["temperature"]), int(opts["top_k"]), float(opts["top_p"])
-        u = normal_to_uniform(noise[:, 0].reshape(noise.shape[0], -1))
+    @staticmethod
+    def draw_tokens(net: nn.Module, cond: torch.Tensor, token_noise: torch.Tensor, temperature: float, top_k: int,
+                    top_p: float) -> torch.Tensor:
+        """Token grids ``(B, T)`` in raster order drawn by the prior of ``net`` for scaled conditions ``cond``:
+        token ``i`` by inverse CDF of ``Phi(token_noise[:, i])`` in the filtered distribution."""
+        u = normal_to_uniform(token_noise.reshape(token_noise.shape[0], -1))
 
         def pick(logits: torch.Tensor, i: int) -> torch.Tensor:
             return inverse_cdf(filtered_probs(logits, temperature, top_k, top_p), u[:, i])
 
-        x = net.decode(net.gpt.generate(net.prefix(cond), pick), cond)
+        return net.gpt.generate(net.prefix(cond), pick)
+
+    def sample(self, net: nn.Module, cond: torch.Tensor, noise: torch.Tensor, **options: Any) -> torch.Tensor:
+        opts = self.sampler_options(options)
+        tokens = self.draw_tokens(net, cond, noise[:, 0], float(opts["temperature"]), int(opts["top_k"]), float(opts["top_p"]))
+        x = net.decode(tokens, cond)
         return counts_log1p(x, net.dither(noise[:, 1:]), poisson=bool(opts["poisson"])) if opts["dither"] else x
