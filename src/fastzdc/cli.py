@@ -391,7 +391,7 @@ def fit(
                                                           "Run the same command again to continue an interrupted fit.")],
     detector: Annotated[str | None, typer.Option("--detector", "-d", help="zn or zp (default: the data's; a mismatch is refused).")] = None,
     model: Annotated[str, typer.Option(help="fm (FM then its few-step student), lfm (VAE then latent FM), vq (VQ autoencoder, "
-                                            "prior, decoder tuning, final prior), library (the look-up) or all.")] = "fm",
+                                            "prior, decoder tuning, final prior, on ZN its energy-score decoder tuning), library (the look-up) or all.")] = "fm",
     config: Annotated[Path | None, typer.Option(help="TOML of per-stage tables overriding the preset: "
                                                      "\\[fm], \\[fm.model], \\[fm-distill], \\[vae], \\[latent-fm], \\[vq], "
                                                      "\\[vq-prior], \\[vq-decoder], \\[vq-final], \\[vq-energy], \\[train] (every training stage), "
