@@ -203,3 +203,4 @@ def test_the_prior_must_be_a_vq_prior_checkpoint(prior):
         make_kind("vq-energy", ZP, {})
     with pytest.raises(FastZDCError, match="must be a vq-prior checkpoint"):
         make_kind("vq-energy", ZP, {"prior": str(prior["root"] / "vq" / "best")})
+

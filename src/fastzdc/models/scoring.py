@@ -2,7 +2,7 @@
 
 For a particle ``c`` with its simulated response ``y`` and two independent samples ``x, x'`` of the
 model given ``c``, on a feature map ``f`` (here the 5 channel sums ``S`` of the counts ``exp(x) - 1`` on
-a log or square-root scale, optionally with the number of lit fibres):
+a log or square-root scale, optionally with the number of lit fibres and the brightest fibre):
 
     ES = 1/2 (||f(x) - f(y)|| + ||f(x') - f(y)||) - 1/2 ||f(x) - f(x')||
 

@@ -7,12 +7,15 @@ starts from a trained prior (``model.prior = PRIOR_RUN/best``, a ``vq-prior`` ch
 prefix and codebook frozen, and retrains only the decoder, on two token grids ``t1, t2`` drawn by that
 prior for every training particle ``c`` (once, before training, with the sampler's token filter):
 
-    L = ES(f(D(t1, c)), f(D(t2, c)); f(y)),     ES(a, b; y) = (|a - y| + |b - y|) / 2 - |a - b| / 2
+    L = ES(f(D(t1, c)), f(D(t2, c)); f(y)) + w_anchor/2 sum_j mean (D(t_j, c) - D0(t_j, c))^2,
+    ES(a, b; y) = (|a - y| + |b - y|) / 2 - |a - b| / 2
 
 with ``y`` the particle's simulated response and ``f`` its 5 channel sums, drawn Poisson around the decoded
-mean light, on the ``energy_scale`` (:mod:`fastzdc.models.scoring`). The energy score is smallest exactly
-when the law of the sums given the particle is the data's, so the decoder learns to decode the prior's
-grids to the right light, not the real grids to their own showers.
+mean light, on the ``energy_scale`` (:mod:`fastzdc.models.scoring`); with ``energy_shape`` also the
+lit-fibre count and the brightest fibre. The energy score is smallest exactly when the law of these
+features given the particle is the data's, so the decoder learns to decode the prior's grids to the
+right light. It says nothing about the rest of the shower's shape: the anchor (``w_anchor``, ``D0`` the
+source decoder, frozen) keeps the log1p maps close to those that decoder learnt from real grids.
 
 The checkpoint is a complete VQ-GAN (GPT, prefix, tuned decoder, codebook) that samples exactly as a
 ``vq-prior`` checkpoint does (:meth:`fastzdc.models.vq_prior.VQPrior.sample`), so generation, evaluation,
