@@ -198,6 +198,15 @@ def test_bad_options_are_one_line_errors(prior, opts, msg):
             get_kind("vq-energy")(ZP, {"prior_weights_sha256": "0" * 64, **opts})
 
 
+def test_sampler_options_are_the_priors_and_errors_name_this_kind(prior):
+    kind = make_kind("vq-energy", ZP, {"prior": str(prior["prior"])})
+    assert kind.sampler_options({"top_k": 5}) == {**VQPrior.sampler_defaults, "top_k": 5}
+    with pytest.raises(FastZDCError, match="unknown vq-energy sampler options: steps"):
+        kind.sampler_options({"steps": 4})
+    with pytest.raises(FastZDCError, match="top_k must be an integer >= 1"):
+        kind.sampler_options({"top_k": 0})
+
+
 def test_the_prior_must_be_a_vq_prior_checkpoint(prior):
     with pytest.raises(FastZDCError, match="vq-energy needs a trained VQ-GAN prior"):
         make_kind("vq-energy", ZP, {})

@@ -145,7 +145,9 @@ class VQEnergyTuning(ModelKind):
 
     # ------------------------------------------------------------------ sampling
     def sampler_options(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.prior_kind.sampler_options(overrides)
+        opts = super().sampler_options(overrides)  # the prior's options, named as this kind's in errors
+        check_filter(opts["temperature"], opts["top_k"], opts["top_p"])
+        return opts
 
     def sample(self, net: nn.Module, cond: torch.Tensor, noise: torch.Tensor, **options: Any) -> torch.Tensor:
         return self.prior_kind.sample(net, cond, noise, **options)
