@@ -68,7 +68,8 @@ def test_at_zero_learning_rate_it_samples_exactly_as_its_prior(tmp_path, prior):
     tuned, source = load_generator(tmp_path / "same"), load_generator(prior["prior"])
     c = torch.from_numpy(source.scaler.transform(make_dataset(12, ZP, seed=2).conditions))
     noise = NoiseStream(3, (2, 14, 8)).rows(0, 12)
-    assert torch.equal(tuned.generate_log(c, noise), source.generate_log(c, noise))
+    opts = source.kind.sampler_options()  # the tuned checkpoint's own default is the ZN recipe's sampler
+    assert torch.equal(tuned.generate_log(c, noise, **opts), source.generate_log(c, noise, **opts))
 
 
 def test_training_inputs_are_two_prior_draws_and_the_response_sums(prior):
@@ -83,7 +84,7 @@ def test_training_inputs_are_two_prior_draws_and_the_response_sums(prior):
     t = kind.prior_kind.n_tokens()
     assert inputs.shape == (20, 2 * t + 7)
     tokens = inputs[:, : 2 * t]
-    assert torch.equal(tokens, tokens.round()) and tokens.min() >= 0 and tokens.max() < VQ_TINY["n_codes"]
+    assert tokens.min() >= 0 and tokens.max() < VQ_TINY["n_codes"]
     assert not torch.equal(tokens[:, :t], tokens[:, t:])  # two independent draws
     assert torch.allclose(inputs[:, 2 * t:2 * t + 5], torch.from_numpy(ZP.channel_sums(ds.responses)).float(), rtol=1e-6)
     flat = ds.responses.reshape(20, -1)
@@ -100,7 +101,8 @@ def test_training_inputs_are_two_prior_draws_and_the_response_sums(prior):
 
 @pytest.mark.parametrize("shape", [False, True])
 def test_loss_is_the_energy_score_of_the_decoded_sums_and_shape(prior, shape):
-    kind = make_kind("vq-energy", ZP, {**TUNE, "prior": str(prior["prior"]), "energy_scale": "log", "energy_shape": shape})
+    kind = make_kind("vq-energy", ZP, {**TUNE, "prior": str(prior["prior"]), "energy_scale": "log", "energy_shape": shape,
+                                      "w_anchor": 0.0})
     net = kind.build()
     t = kind.prior_kind.n_tokens()
     tokens = torch.randint(0, VQ_TINY["n_codes"], (6, 2 * t)).float()
@@ -144,7 +146,7 @@ def test_drawn_shape_features_follow_poisson_statistics():
 def test_anchor_holds_the_decoder_to_its_source(prior):
     """``w_anchor`` adds the mean squared difference between the tuned and the source decoder's log1p maps on
     the same token grids: nothing at the start (the tuned decoder is the source), positive once it moved."""
-    plain = make_kind("vq-energy", ZP, {**TUNE, "prior": str(prior["prior"])})
+    plain = make_kind("vq-energy", ZP, {**TUNE, "prior": str(prior["prior"]), "w_anchor": 0.0})
     held = make_kind("vq-energy", ZP, {**TUNE, "prior": str(prior["prior"]), "w_anchor": 5.0})
     source = load_first_stage(held)
     net = held.build()
@@ -198,9 +200,11 @@ def test_bad_options_are_one_line_errors(prior, opts, msg):
             get_kind("vq-energy")(ZP, {"prior_weights_sha256": "0" * 64, **opts})
 
 
-def test_sampler_options_are_the_priors_and_errors_name_this_kind(prior):
+def test_sampler_options_are_the_priors_and_unknown_ones_name_this_kind(prior):
     kind = make_kind("vq-energy", ZP, {"prior": str(prior["prior"])})
-    assert kind.sampler_options({"top_k": 5}) == {**VQPrior.sampler_defaults, "top_k": 5}
+    assert set(kind.sampler_options()) == set(VQPrior.sampler_defaults)
+    assert kind.sampler_options({"top_k": 5}) == {**kind.sampler_defaults, "top_k": 5}
+    assert kind.sampler_options()["poisson"] and kind.hparams["draw_top_k"] == kind.sampler_options()["top_k"]
     with pytest.raises(FastZDCError, match="unknown vq-energy sampler options: steps"):
         kind.sampler_options({"steps": 4})
     with pytest.raises(FastZDCError, match="top_k must be an integer >= 1"):
@@ -210,6 +214,20 @@ def test_sampler_options_are_the_priors_and_errors_name_this_kind(prior):
 def test_the_prior_must_be_a_vq_prior_checkpoint(prior):
     with pytest.raises(FastZDCError, match="vq-energy needs a trained VQ-GAN prior"):
         make_kind("vq-energy", ZP, {})
-    with pytest.raises(FastZDCError, match="must be a vq-prior checkpoint"):
+    with pytest.raises(FastZDCError, match="must be a vq-prior or vq-energy checkpoint"):
         make_kind("vq-energy", ZP, {"prior": str(prior["root"] / "vq" / "best")})
 
+
+
+def test_a_tuned_checkpoint_can_be_tuned_further(tmp_path, prior):
+    """A shipped tuned VQ-GAN is a valid start (e.g. to tune it on other data): its own prior's network is
+    rebuilt, and only the decoder moves again."""
+    _tune(prior, tmp_path / "once", epochs=1)
+    again = _cfg("vq-energy", "zp", {**TUNE, "prior": str(tmp_path / "once" / "best")}, lr=3e-3, epochs=1)
+    train(again, prior["data"], tmp_path / "twice", progress=False)
+    once, twice = load_tensors(tmp_path / "once" / "best" / WEIGHTS), load_tensors(tmp_path / "twice" / "best" / WEIGHTS)
+    assert all(torch.equal(once[k], twice[k]) for k in once if not k.startswith("decoder."))
+    assert any(not torch.equal(once[k], twice[k]) for k in once if k.startswith("decoder."))
+    gen = load_generator(tmp_path / "twice")
+    assert gen.kind.n_tokens() == 14 * 8 and gen.kind.vq_kind.hparams["n_codes"] == VQ_TINY["n_codes"]
+    assert gen.generate(make_dataset(4, ZP, seed=1).conditions, seed=2).shape == (4, 56, 30)

@@ -42,6 +42,9 @@ class FirstStage:
     """its hyper-parameters copied into the kind's own (same architecture)"""
     optional: bool = False
     """an empty ``option`` means no first stage (e.g. a vq run that does not tune a decoder)"""
+    also: tuple[str, ...] = ()
+    """further kinds accepted as the first stage (checkpoints that build and sample as ``kind``'s network,
+    e.g. a tuned VQ-GAN in place of its prior)"""
 
     def wanted(self, hparams: dict[str, Any]) -> bool:
         """Whether these hyper-parameters ask for a first stage."""

@@ -3,7 +3,8 @@
 The VQ decoder learns to decode the token grids of real showers. At sampling time it reads the grids the
 prior draws instead, which have small incoherences between neighbouring cells; the decoded light of a
 particle then has the wrong spread (on ZN the common channel carries most of the VQ-GAN's W). This stage
-starts from a trained prior (``model.prior = PRIOR_RUN/best``, a ``vq-prior`` checkpoint), keeps its GPT,
+starts from a trained prior (``model.prior = PRIOR_RUN/best``, a ``vq-prior`` checkpoint, or a ``vq-energy``
+one to tune further, e.g. on other data), keeps its GPT,
 prefix and codebook frozen, and retrains only the decoder, on two token grids ``t1, t2`` drawn by that
 prior for every training particle ``c`` (once, before training, with the sampler's token filter):
 
@@ -51,16 +52,18 @@ class VQEnergyTuning(ModelKind):
         "prior_hparams": {},
         "prior_weights_sha256": "",
         "energy_scale": "sqrt",
-        "energy_shape": False,
-        "w_anchor": 0.0,
+        "energy_shape": True,
+        "w_anchor": 300.0,
         "draw_temperature": 1.0,
         "draw_top_k": 32,
         "draw_top_p": 1.0,
         "draw_seed": 0,
     }
-    sampler_defaults = VQPrior.sampler_defaults
+    """the ZN recipe's settings (``configs/vq-energy-zn.toml``)"""
+    sampler_defaults = {"temperature": 1.0, "top_k": 32, "top_p": 1.0, "dither": True, "poisson": True}  # noqa: RUF012
+    """the token filter of the draws and the Poisson counts the score assumes"""
     first_stage = FirstStage(option="prior", kind="vq-prior", label="VQ-GAN prior", sha="prior_weights_sha256",
-                             hparams="prior_hparams")
+                             hparams="prior_hparams", also=("vq-energy",))
     quick_export = False
 
     def __init__(self, detector, hparams: dict[str, Any] | None = None) -> None:
@@ -78,7 +81,14 @@ class VQEnergyTuning(ModelKind):
             raise FastZDCError(f"vq-energy energy_shape must be true or false, got {h['energy_shape']!r}")
         if isinstance(h["draw_seed"], bool) or not isinstance(h["draw_seed"], int) or h["draw_seed"] < 0:
             raise FastZDCError(f"vq-energy draw_seed must be an integer >= 0, got {h['draw_seed']!r}")
-        self.prior_kind = VQPrior(detector, h["prior_hparams"])
+        source = h["prior_hparams"]
+        while "prior_hparams" in source:  # a tuned VQ-GAN as the source: its own prior's network
+            source = source["prior_hparams"]
+        self.prior_kind = VQPrior(detector, source)
+        self.vq_kind = self.prior_kind.vq_kind
+
+    def n_tokens(self) -> int:
+        return self.prior_kind.n_tokens()
 
     # ------------------------------------------------------------------ network
     def noise_shape(self) -> tuple[int, ...]:
@@ -125,19 +135,19 @@ class VQEnergyTuning(ModelKind):
         return torch.cat(parts)
 
     def loss(self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        t = self.prior_kind.n_tokens()
+        t = self.n_tokens()
         scale = str(self.hparams["energy_scale"])
         shape = bool(self.hparams["energy_shape"])
         y = x[:, 2 * t:] if shape else x[:, 2 * t:2 * t + N_CHANNELS]
         feats, anchor = [], 0.0
         for j in range(2):
             tokens = x[:, j * t:(j + 1) * t].long()
-            mean_log = net.decode(tokens, cond)
+            mean_log = net.decode(tokens, cond).float()
             if self.hparams["w_anchor"]:
                 if self.source is None:
                     raise FastZDCError("vq-energy w_anchor needs the source decoder: training_inputs sets it")
                 self.source.to(x.device)
-                anchor = anchor + torch.mean((mean_log - self.source.decode(tokens, cond)) ** 2)
+                anchor = anchor + torch.mean((mean_log - self.source.decode(tokens, cond).float()) ** 2)
             eps = torch.randn(y.shape, generator=gen, device=x.device)
             f = drawn_sum_features(self.detector, mean_log, eps[:, :N_CHANNELS], scale)
             feats.append(torch.cat([f, drawn_shape_features(mean_log, eps[:, N_CHANNELS:], scale)], 1) if shape else f)

@@ -37,8 +37,9 @@ def resolve_first_stage(name: str, detector: Detector, hparams: dict[str, Any] |
         raise FastZDCError(f"model.{fs.option} must be a checkpoint path, got {path!r}")
     ckpt = resolve(path)
     cfg = load_config(ckpt)
-    if cfg["kind"] != fs.kind:
-        raise FastZDCError(f"model.{fs.option} must be a {fs.kind} checkpoint, this one is {cfg['kind']!r}", ckpt)
+    if cfg["kind"] != fs.kind and cfg["kind"] not in fs.also:
+        wanted = " or ".join((fs.kind, *fs.also))
+        raise FastZDCError(f"model.{fs.option} must be a {wanted} checkpoint, this one is {cfg['kind']!r}", ckpt)
     if cfg["detector"] != detector.name:
         raise FastZDCError(f"the {fs.label} was trained on {str(cfg['detector']).upper()}, {name} here is for "
                            f"{detector.name.upper()}", ckpt)
