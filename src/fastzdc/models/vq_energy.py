@@ -76,7 +76,6 @@ class VQEnergyTuning(ModelKind):
             raise FastZDCError(f"vq-energy draw_{err}") from None
         if isinstance(h["w_anchor"], bool) or not isinstance(h["w_anchor"], (int, float)) or not h["w_anchor"] >= 0:
             raise FastZDCError(f"vq-energy w_anchor must be a number >= 0, got {h['w_anchor']!r}")
-        self.source: nn.Module | None = None
         if not isinstance(h["energy_shape"], bool):
             raise FastZDCError(f"vq-energy energy_shape must be true or false, got {h['energy_shape']!r}")
         if isinstance(h["draw_seed"], bool) or not isinstance(h["draw_seed"], int) or h["draw_seed"] < 0:
@@ -86,6 +85,8 @@ class VQEnergyTuning(ModelKind):
             source = source["prior_hparams"]
         self.prior_kind = VQPrior(detector, source)
         self.vq_kind = self.prior_kind.vq_kind
+        self.source: nn.Module | None = None
+        """the source prior, frozen, for the anchor term (set by :meth:`training_inputs`)"""
 
     def n_tokens(self) -> int:
         return self.prior_kind.n_tokens()
