@@ -12,6 +12,7 @@ from torch import nn
 
 from ..detector import Detector
 from ..errors import FastZDCError
+from ..sampling.noise import TrainingRows
 
 _REGISTRY: dict[str, type[ModelKind]] = {}
 
@@ -140,7 +141,8 @@ class ModelKind(ABC):
         :meth:`training_inputs`. Default: nothing (the network's own initialisation)."""
 
     def training_inputs(
-        self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]], first_stage: nn.Module | None = None
+        self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]], first_stage: nn.Module | None = None,
+        rows: TrainingRows | None = None,
     ) -> torch.Tensor | None:
         """Optional: what :meth:`loss` trains on instead of the images, computed once before training.
 
@@ -149,8 +151,11 @@ class ModelKind(ABC):
         is the frozen pretrained network of :attr:`first_stage` with its weights (loaded by the training
         set-up), or None. A kind built on it (latent FM on a VAE, a prior on a VQ autoencoder) copies the
         parts it samples with into ``net`` and returns the encoded training split ``(n_train, ...)``; the
-        loop then draws its batches from that tensor. Called on fresh and resumed runs, before the EMA copy
-        is made. Default None: train on the images.
+        loop then draws its batches from that tensor. ``rows`` says where the rows sit in the whole training
+        split (a process of a data-parallel run holds some of them; None: all of them): a kind that draws
+        noise for its inputs draws it with :class:`~fastzdc.sampling.noise.SplitNoise`, so a row's inputs do
+        not depend on the number of processes. Called on fresh and resumed runs, before the EMA copy is made.
+        Default None: train on the images.
         """
         return None
 

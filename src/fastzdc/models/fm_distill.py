@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from ..errors import FastZDCError
+from ..sampling.noise import SplitNoise, TrainingRows
 from ..sampling.ode import METHODS, integrate
 from .ae_losses import channel_sum_loss
 from .base import FirstStage, register
@@ -100,18 +101,19 @@ class DistilledFlowMatching(FlowMatching):
 
     @torch.no_grad()
     def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
-                        first_stage: nn.Module | None = None) -> torch.Tensor:
-        """``(n, 2, H, W)``: a fixed noise image per training row and the teacher's (``first_stage``)
-        sample from it; ``(n, 3, H, W)`` with the row's own log1p response appended when ``w_energy > 0``."""
+                        first_stage: nn.Module | None = None, rows: TrainingRows | None = None) -> torch.Tensor:
+        """``(n, 2, H, W)``: a fixed noise image per training row (seeded by ``noise_seed``, the same for a
+        row on any number of processes) and the teacher's (``first_stage``) sample from it; ``(n, 3, H, W)``
+        with the row's own log1p response appended when ``w_energy > 0``."""
         h = self.hparams
         if first_stage is None:
             raise FastZDCError("fm-distill learns from its teacher: the training set-up passes it")
         teacher = first_stage
-        gen = torch.Generator().manual_seed(int(h["noise_seed"]))
+        noise = SplitNoise(int(h["noise_seed"]), self.noise_shape(), rows=rows)
         parts = []
         for y, c in batches:
             teacher.to(c.device)
-            z = torch.randn((c.shape[0], *self.noise_shape()), generator=gen).to(c.device)
+            z = noise.take(c.shape[0]).to(c.device)
             x = integrate(lambda x, t: teacher(x, c, t).float(), z, int(h["teacher_steps"]), str(h["teacher_method"]))
             parts.append(torch.cat([z, x, y.float()] if h["w_energy"] else [z, x], 1).cpu())
         return torch.cat(parts)

@@ -54,6 +54,7 @@ from ..nn.latent_conv import LatentConvNet
 from ..nn.latent_flow import ContextUNet, LatentFlow
 from ..nn.mlp import ConditionalMean, LatentMLP
 from ..nn.unet import CondUNet
+from ..sampling.noise import TrainingRows
 from ..sampling.ode import METHODS, integrate
 from ..sampling.poisson import counts_log1p
 from .base import FirstStage, register
@@ -154,7 +155,7 @@ class LatentFlowMatching(FlowMatching):
     # ------------------------------------------------------------------ training
     @torch.no_grad()
     def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
-                        first_stage: nn.Module | None = None) -> torch.Tensor:
+                        first_stage: nn.Module | None = None, rows: TrainingRows | None = None) -> torch.Tensor:
         """Encode the training split with the frozen VAE (``first_stage``): ``(n, 2 z_ch, h, w)`` = [mu, log sigma^2].
 
         Also copies the decoder into ``net`` and sets the latent standardisation ``m, s`` (per channel,

@@ -40,6 +40,7 @@ from torch import nn
 from ..errors import FastZDCError
 from ..nn.autoencoder import latent_hw
 from ..nn.vq import VQAutoencoder
+from ..sampling.noise import TrainingRows
 from .ae_losses import AUTOENCODER_DEFAULTS, build_critic, image_loss, round_reconstruction
 from .base import FirstStage, ModelKind, register
 
@@ -68,7 +69,7 @@ class VQKind(ModelKind):
     def first_stage_network(self) -> nn.Module:
         return self.build()
 
-    def training_inputs(self, net: nn.Module, batches, first_stage: nn.Module | None = None) -> None:
+    def training_inputs(self, net: nn.Module, batches, first_stage: nn.Module | None = None, rows: TrainingRows | None = None) -> None:
         """Decoder tuning: start ``net`` from the source checkpoint (``first_stage``) and freeze its encoder
         (the codebook is an EMA buffer that the frozen encoder no longer moves)."""
         if self.hparams["tune_decoder"]:

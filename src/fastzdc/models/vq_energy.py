@@ -38,6 +38,7 @@ from torch import nn
 from ..detector import N_CHANNELS
 from ..errors import FastZDCError
 from ..sampling.categorical import check_options as check_filter
+from ..sampling.noise import SplitNoise, TrainingRows
 from .base import FirstStage, ModelKind, register
 from .scoring import SCALES, drawn_shape_features, drawn_sum_features, energy_score, shape_features
 from .scoring import check_options as check_score
@@ -114,21 +115,20 @@ class VQEnergyTuning(ModelKind):
 
     @torch.no_grad()
     def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
-                        first_stage: nn.Module | None = None) -> torch.Tensor:
-        """Two token grids per training row drawn by the frozen source prior (seeded by ``draw_seed``), and
-        the row's 5 channel sums, lit-fibre count and maximum pixel: ``(n, 2 T + 7)`` float32 (token indices
+                        first_stage: nn.Module | None = None, rows: TrainingRows | None = None) -> torch.Tensor:
+        """Two token grids per training row drawn by the frozen source prior (seeded by ``draw_seed``, the same
+        for a row on any number of processes), and the row's 5 channel sums, lit-fibre count and maximum pixel: ``(n, 2 T + 7)`` float32 (token indices
         are exact in float32)."""
         if first_stage is None:
             raise FastZDCError("vq-energy draws its token grids with its prior: the training set-up passes it")
         h = self.hparams
         if h["w_anchor"]:  # the source prior's decoder, frozen, for the anchor term
             self.source = copy.deepcopy(first_stage).requires_grad_(False).eval()
-        gen = torch.Generator().manual_seed(int(h["draw_seed"]))
-        grid = self.noise_shape()[1:]
+        stream = SplitNoise(int(h["draw_seed"]), self.noise_shape()[1:], lead=(2,), rows=rows)
         parts = []
         for x, c in batches:
             first_stage.to(x.device)
-            noise = torch.randn((2, x.shape[0], *grid), generator=gen).to(x.device)
+            noise = stream.take(x.shape[0]).to(x.device)
             draws = [VQPrior.draw_tokens(first_stage, c, n, float(h["draw_temperature"]), int(h["draw_top_k"]),
                                          float(h["draw_top_p"])) for n in noise]
             counts = torch.expm1(x)[:, 0].float().round()

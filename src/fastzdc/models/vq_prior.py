@@ -38,6 +38,7 @@ from ..nn.gpt import GPT
 from ..nn.mlp import ConditionalMean
 from ..nn.token_prior import TokenPrior
 from ..sampling.categorical import check_options, filtered_probs, inverse_cdf, normal_to_uniform
+from ..sampling.noise import TrainingRows
 from ..sampling.poisson import counts_log1p
 from .base import FirstStage, ModelKind, register
 from .vq import VQKind
@@ -107,7 +108,7 @@ class VQPrior(ModelKind):
 
     @torch.no_grad()
     def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
-                        first_stage: nn.Module | None = None) -> torch.Tensor:
+                        first_stage: nn.Module | None = None, rows: TrainingRows | None = None) -> torch.Tensor:
         """Tokenise the training split with the frozen VQ autoencoder: ``(n, T)`` int16, raster order.
         Also copies the VQ decoder and codebook into ``net``, and with a tokenised prefix fits the
         feature tokenizer on the split's conditions (seeded; its scores go to :attr:`inputs_report`)."""

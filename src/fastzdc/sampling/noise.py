@@ -11,12 +11,17 @@ draw of a multiple of 16 values is a prefix of any longer draw from the same sta
 in a row equal one (checked by ``tests/test_noise_prefix.py`` for every shipped noise shape). Rows are
 therefore drawn in steps of :func:`row_step` rows (a multiple of 16 values). One row of a fresh seed
 costs one row of noise, not a block.
+
+:class:`SplitNoise` is the other stream: one generator drawing batch after batch through a training split,
+read by the processes of a data-parallel run each for the rows it holds (:class:`TrainingRows`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 NOISE_BLOCK = 1024
@@ -67,3 +72,61 @@ class NoiseStream:
             lo, hi = max(a, k * NOISE_BLOCK), min(b, (k + 1) * NOISE_BLOCK)
             parts.append(self._block(k, hi - k * NOISE_BLOCK)[lo - k * NOISE_BLOCK : hi - k * NOISE_BLOCK])
         return torch.cat(parts)
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """The rows of a training split that one process holds: their ``positions`` (ascending) among the
+    split's ``total`` rows, which a single process reads in batches of ``batch`` rows.
+
+    A data-parallel run gives each process some parts of the split; a kind that draws noise for its
+    training inputs (:class:`SplitNoise`) draws it as if one process read the whole split, so the inputs of
+    a row do not depend on the number of processes."""
+
+    positions: np.ndarray
+    total: int
+    batch: int
+
+    def __post_init__(self) -> None:
+        p = self.positions
+        if p.ndim != 1 or (len(p) and (p[0] < 0 or p[-1] >= self.total or np.any(np.diff(p) <= 0))) or self.batch < 1:
+            raise ValueError("positions must be ascending row positions in [0, total), batch >= 1")
+
+
+class SplitNoise:
+    r"""Standard-normal noise for the training rows of one process, in the order that process reads them.
+
+    One CPU generator seeded with ``seed`` draws ``randn((*lead, b, *shape))`` for each batch of ``b`` rows
+    of the whole split, batch after batch (:attr:`TrainingRows.batch` rows each); :meth:`take` hands out
+    the values of the next rows this process holds (``lead`` axes first, rows on axis ``len(lead)``).
+    Batches holding none of its rows are drawn too, to keep the generator's state. With ``rows`` None (or
+    all rows) it is the plain draw of each batch asked for.
+    """
+
+    def __init__(self, seed: int, shape: tuple[int, ...], lead: tuple[int, ...] = (),
+                 rows: TrainingRows | None = None) -> None:
+        self.gen = torch.Generator().manual_seed(int(seed))
+        self.shape, self.lead, self.rows = tuple(shape), tuple(lead), rows
+        self._given = 0  # local rows handed out
+        self._held = 0  # local rows drawn (handed out or buffered)
+        self._drawn = 0  # rows of the whole split drawn
+        self._buffer: torch.Tensor | None = None
+
+    def take(self, b: int) -> torch.Tensor:
+        """Noise of the next ``b`` rows of this process: ``(*lead, b, *shape)``."""
+        if self.rows is None:
+            return torch.randn((*self.lead, b, *self.shape), generator=self.gen)
+        pos, axis, batch = self.rows.positions, len(self.lead), self.rows.batch
+        if self._given + b > len(pos):
+            raise ValueError(f"asked for rows up to {self._given + b} of the {len(pos)} this process holds")
+        while self._held < self._given + b:
+            a, end = self._drawn, min(self._drawn + batch, self.rows.total)
+            z = torch.randn((*self.lead, end - a, *self.shape), generator=self.gen)
+            stop = int(np.searchsorted(pos, end))
+            mine = z.index_select(axis, torch.from_numpy(pos[self._held : stop] - a))
+            self._buffer = mine if self._buffer is None else torch.cat([self._buffer, mine], axis)
+            self._held, self._drawn = stop, end
+        assert self._buffer is not None
+        out, self._buffer = self._buffer.split([b, self._buffer.shape[axis] - b], axis)
+        self._given += b
+        return out

@@ -60,12 +60,14 @@ from ..evaluation.metrics import compare_counts
 from ..nn.unet import n_params
 from ..progress import progress_bar
 from ..sampling.counts import counts_from_log_images, sample_counts
-from ..sampling.noise import NoiseStream
+from ..sampling.noise import NoiseStream, TrainingRows
 from . import distributed as ddp
 from .config import TrainConfig
 from .first_stage import first_stage_scaler, load_first_stage, make_kind
 
 VAL_SEED = 12345
+INPUT_BATCH = 512
+"""rows per batch of a kind's pass over the training split before training (:meth:`ModelKind.training_inputs`)"""
 
 
 def lr_at(cfg: TrainConfig, step: int, total: int) -> float:
@@ -224,8 +226,9 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, 
     first_stage = load_first_stage(kind)
     if init is None:
         kind.start_weights(net, first_stage)
+    held = TrainingRows(np.concatenate([np.arange(*blocks[p]) for p in mine]), n_train, INPUT_BATCH)
     inputs = kind.training_inputs(net, _training_batches(resp, cond, device, f"{cfg.kind}-{detector.name} preparing inputs", progress),
-                                  first_stage)
+                                  first_stage, held)
     del first_stage
     if kind.inputs_report:
         log("first stage: " + _stats_text(kind.inputs_report, ", ")[2:])
@@ -449,7 +452,8 @@ def _stats_text(stats: dict[str, float], sep: str = " | ") -> str:
     return "".join(f"{sep}{k} {v:.3g}" for k, v in stats.items())
 
 
-def _training_batches(resp: np.ndarray, cond: torch.Tensor, device: torch.device, desc: str, progress: bool, batch: int = 512):
+def _training_batches(resp: np.ndarray, cond: torch.Tensor, device: torch.device, desc: str, progress: bool,
+                      batch: int = INPUT_BATCH):
     """``(log1p images, scaled conditions)`` of all rows in order, ``batch`` rows at a time,
     with a progress bar (a kind's first-stage pass over the training split can take minutes)."""
     with progress_bar(desc, len(resp), progress) as advance:
