@@ -15,6 +15,8 @@ import pytest
 
 from fastzdc import ZN, ZP
 from fastzdc.data import write_h5
+from fastzdc.errors import FastZDCError
+from fastzdc.fit.manifest import Manifest
 
 from .conftest import make_dataset
 
@@ -179,6 +181,17 @@ def test_changed_config_or_data_is_refused(files, reference, cli):
     res = cli(*fit_args(files, reference)[:2], other, *fit_args(files, reference)[3:])
     assert res.code == 2 and "other data" in res.err
     assert manifest(reference)["data"]["path"].endswith("zn.h5")
+
+
+def test_a_folder_of_a_plan_without_a_stage_is_refused_with_new_out_advice(tmp_path):
+    data = {"path": "zn.h5", "sha256": "0" * 64}
+    old = Manifest(tmp_path, data, "zn", {"vq": {"hash": "a", "status": "done"}, "evaluate": {"hash": "b", "status": "done"}})
+    old.check_compatible(data, "zn", {"vq": "a", "evaluate": "b"})  # the same plan goes on
+    with pytest.raises(FastZDCError, match="without the stage\\(s\\) vq-energy .*new --out") as err:
+        old.check_compatible(data, "zn", {"vq": "a", "vq-energy": "c", "evaluate": "d"})
+    assert "--preset" not in str(err.value)  # the same options would not help
+    with pytest.raises(FastZDCError, match="--preset/--config/--init"):
+        old.check_compatible(data, "zn", {"vq": "x", "evaluate": "b"})
 
 
 def _bad_inputs(files: Path) -> dict[str, tuple[list, str]]:

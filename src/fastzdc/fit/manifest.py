@@ -56,8 +56,13 @@ class Manifest:
         if self.data.get("sha256") != data["sha256"] or self.detector != detector:
             raise FastZDCError(f"this fit folder was made from other data ({self.data.get('path')}, SHA-256 differs); "
                                "give a new --out", self.folder)
+        added = [stage for stage in hashes if stage not in self.stages]
         for stage, entry in self.stages.items():
             if stage in hashes and entry.get("hash") != hashes[stage]:
+                if added:  # e.g. a newer recipe adds a stage whose product the evaluation takes
+                    raise FastZDCError(f"the {stage} stage in this fit folder was run with other settings, in a plan "
+                                       f"without the stage(s) {', '.join(added)} that this one runs: give a new --out",
+                                       self.folder)
                 raise FastZDCError(f"the {stage} stage in this fit folder was run with other settings (config hash "
                                    "differs): give the same --preset/--config/--init, or a new --out", self.folder)
 
