@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from fastzdc import ZN, FastZDCError
-from fastzdc.checkpoint import WEIGHTS, load_tensors
+from fastzdc import ZN, ZP, FastZDCError
+from fastzdc.checkpoint import STATE, WEIGHTS, load_tensors
 from fastzdc.data import write_h5
 from fastzdc.inference import load_generator
 from fastzdc.models import get_kind
 from fastzdc.models.ae_losses import channel_sum_loss
-from fastzdc.models.scoring import channel_sum_features, energy_score
+from fastzdc.models.scoring import channel_sum_features, energy_score, shower_features
 from fastzdc.sampling.ode import integrate, time_grid
 from fastzdc.training.first_stage import load_first_stage, make_kind
 from fastzdc.training.loop import train
@@ -214,3 +214,74 @@ def test_score_features_count_what_the_rounding_lights_on_either_scale():
     x = torch.full((1, 1, 44, 44), float(np.log1p(0.5)), requires_grad=True)  # every fibre at the threshold
     lit_fibres(x).sum().backward()
     assert float(x.grad.abs().min()) > 0
+
+
+# ---------------------------------------------------------------------------- the feature critic
+@pytest.mark.parametrize("det", [ZN, ZP])
+def test_shower_features_are_the_evaluation_features(det):
+    from fastzdc.evaluation.features import high_level_features
+
+    g = np.random.default_rng(1)
+    counts = g.poisson(g.uniform(0.5, 4, (7, 1, 1)) * np.exp(-g.uniform(0, 4, (7, *det.shape)))).astype(np.float32)
+    counts[0] = 0
+    counts[1] = 0
+    counts[1, 3, 5] = 7  # one lit fibre: zero width
+    e = high_level_features(det, counts)
+    ref = np.concatenate([np.log1p(e[:, :6]), e[:, 6:10] / [det.nx, det.ny, det.nx, det.ny], np.log1p(e[:, 10:])], 1)
+    x = torch.log1p(torch.from_numpy(counts))[:, None]
+    hard = shower_features(det, x, hard=True).double().numpy()
+    assert hard.shape == (7, 12)
+    np.testing.assert_allclose(hard, ref, atol=2e-3)  # widths: sqrt(w + 1e-6)
+    np.testing.assert_allclose(hard[:, :8], ref[:, :8], atol=1e-5)
+    # the smooth version on the light a sample rounds to the same counts: close, and differentiable
+    light = torch.log1p(torch.from_numpy(counts) + torch.where(torch.from_numpy(counts) > 0, 0.3, 0.1))[:, None].requires_grad_()
+    soft = shower_features(det, light)
+    assert np.abs(soft.detach().double().numpy()[:, 10] - ref[:, 10]).max() < 0.02  # lit fibres
+    soft.sum().backward()
+    assert torch.isfinite(light.grad).all() and light.grad.abs().sum() > 0
+
+
+def test_feature_critic_trains_only_on_its_hinge_and_the_student_only_on_its_term(teacher):
+    from fastzdc.nn.discriminator import FeatureCritic, hinge_critic_loss
+
+    hp = {**_distill_cfg(teacher).model, "w_adv": 0.5, "critic_hidden": 16}
+    kind = make_kind("fm-distill", ZN, hp)
+    critic = kind.build_critic()
+    assert isinstance(critic, FeatureCritic) and make_kind("fm-distill", ZN, _distill_cfg(teacher).model).build_critic() is None
+    net = kind.build()
+    kind.start_weights(net, load_first_stage(kind))
+    cond = torch.randn(8, 9)
+    y = torch.log1p(torch.poisson(torch.full((8, 1, 44, 44), 0.7)))
+    inputs = kind.training_inputs(net, iter([(y, cond)]), load_first_stage(kind))
+    assert inputs.shape == (8, 3, 44, 44) and torch.equal(inputs[:, 2:], y)  # the response rides along
+    loss = kind.loss(net, inputs, cond, torch.Generator(), critic=critic)
+    loss.backward()
+    got = {n: p.grad.clone() for n, p in critic.named_parameters()}
+    student_grad = {n: p.grad.clone() for n, p in net.named_parameters() if p.grad is not None}
+    # the critic's gradient is that of its hinge loss alone
+    critic.zero_grad()
+    pred = integrate(lambda x, t: net(x, cond, t), inputs[:, :1], 1, "midpoint").detach()
+    real, fake = shower_features(ZN, y, hard=True), shower_features(ZN, pred)
+    hinge_critic_loss(critic(real, cond), critic(fake, cond)).backward()
+    for n, p in critic.named_parameters():
+        torch.testing.assert_close(got[n], p.grad, rtol=1e-4, atol=1e-7)
+    # the student's gradient is the regression's plus w_adv times the adversarial term's
+    net.zero_grad()
+    plain = make_kind("fm-distill", ZN, _distill_cfg(teacher).model)
+    plain.loss(net, inputs[:, :2], cond, torch.Generator()).backward()
+    moved = [n for n in student_grad if not torch.allclose(student_grad[n], net.get_parameter(n).grad, atol=1e-9)]
+    assert moved  # the critic's term reaches the student
+
+
+def test_feature_critic_run_resumes_exactly_and_bad_options_fail(tmp_path, teacher):
+    cfg = _cfg("fm-distill", "zn", {**_distill_cfg(teacher).model, "w_adv": 0.1, "critic_hidden": 8}, critic_lr=1e-3)
+    full = train(cfg, teacher["data"], tmp_path / "full", progress=False)
+    train(cfg, teacher["data"], tmp_path / "part", stop_after=1, progress=False)
+    resumed = train(cfg, teacher["data"], tmp_path / "part", resume=True, progress=False)
+    assert resumed["history"] == full["history"]
+    a, b = (load_tensors(tmp_path / r / "last" / STATE) for r in ("full", "part"))
+    assert any(k.startswith("critic.") for k in a) and all(torch.equal(a[k], b[k]) for k in a)
+    assert not any(k.startswith("critic") for k in load_tensors(tmp_path / "full" / "best" / WEIGHTS))
+    for key, bad in (("w_adv", -1.0), ("w_adv", True), ("critic_hidden", 0), ("critic_hidden", 2.5)):
+        with pytest.raises(FastZDCError, match=key):
+            make_kind("fm-distill", ZN, {**_distill_cfg(teacher).model, key: bad})

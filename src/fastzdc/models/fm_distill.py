@@ -42,13 +42,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..conditions import N_FEATURES
 from ..errors import FastZDCError
+from ..nn.discriminator import FeatureCritic, frozen, hinge_critic_loss, hinge_generator_loss
 from ..sampling.noise import SplitNoise, TrainingRows
 from ..sampling.ode import METHODS, integrate
 from .ae_losses import channel_sum_loss
 from .base import FirstStage, register
 from .fm import FlowMatching
-from .scoring import channel_sum_features, check_options, energy_score, lit_fibres
+from .scoring import SHOWER_FEATURES, channel_sum_features, check_options, energy_score, lit_fibres, shower_features
 
 ARCHITECTURE = tuple(FlowMatching.defaults)
 """hyper-parameters copied from the teacher (the student is the same network)"""
@@ -70,6 +72,8 @@ class DistilledFlowMatching(FlowMatching):
         "w_energy": 0.0,
         "energy_lit": False,
         "energy_scale": "log",
+        "w_adv": 0.0,
+        "critic_hidden": 64,
     }
     first_stage = FirstStage(option="teacher", kind="fm", label="FM teacher", sha="teacher_weights_sha256", copy=ARCHITECTURE)
 
@@ -87,11 +91,21 @@ class DistilledFlowMatching(FlowMatching):
         check_options(self.kind, h["w_energy"], h["energy_scale"])
         if not isinstance(h["energy_lit"], bool):
             raise FastZDCError(f"fm-distill energy_lit must be true or false, got {h['energy_lit']!r}")
+        if isinstance(h["w_adv"], bool) or not isinstance(h["w_adv"], (int, float)) or not h["w_adv"] >= 0:
+            raise FastZDCError(f"fm-distill w_adv must be a number >= 0, got {h['w_adv']!r}")
+        if isinstance(h["critic_hidden"], bool) or not isinstance(h["critic_hidden"], int) or h["critic_hidden"] < 1:
+            raise FastZDCError(f"fm-distill critic_hidden must be a positive integer, got {h['critic_hidden']!r}")
         # the sampler the student was trained for (instance attribute: the class default is shared)
         self.sampler_defaults = {**FlowMatching.sampler_defaults, "steps": h["steps"], "method": h["method"]}
 
     def first_stage_network(self) -> nn.Module:
         return FlowMatching(self.detector, {k: self.hparams[k] for k in ARCHITECTURE}).build()
+
+    def build_critic(self) -> nn.Module | None:
+        """With ``w_adv > 0``: the conditional critic of the student's shower features."""
+        if not self.hparams["w_adv"]:
+            return None
+        return FeatureCritic(SHOWER_FEATURES, N_FEATURES, int(self.hparams["critic_hidden"]))
 
     def start_weights(self, net: nn.Module, first_stage: nn.Module | None) -> None:
         """A fresh student starts as its teacher (``--init`` starts it from another student instead)."""
@@ -115,10 +129,15 @@ class DistilledFlowMatching(FlowMatching):
             teacher.to(c.device)
             z = noise.take(c.shape[0]).to(c.device)
             x = integrate(lambda x, t: teacher(x, c, t).float(), z, int(h["teacher_steps"]), str(h["teacher_method"]))
-            parts.append(torch.cat([z, x, y.float()] if h["w_energy"] else [z, x], 1).cpu())
+            parts.append(torch.cat([z, x, y.float()] if self._needs_response else [z, x], 1).cpu())
         return torch.cat(parts)
 
-    def loss(self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    @property
+    def _needs_response(self) -> bool:
+        return bool(self.hparams["w_energy"] or self.hparams["w_adv"])
+
+    def loss(self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor, gen: torch.Generator,
+             critic: nn.Module | None = None) -> torch.Tensor:
         noise, target = x[:, 0:1], x[:, 1:2]
         h = self.hparams
 
@@ -137,4 +156,11 @@ class DistilledFlowMatching(FlowMatching):
                 a, b = (torch.cat([f, lit_fibres(img, scale=sc)], 1) for f, img in zip((a, b), imgs))
                 y = torch.cat([y, lit_fibres(x[:, 2:3], hard=True, scale=sc)], 1)
             loss = loss + h["w_energy"] * energy_score(a, b, y)
+        if critic is not None:  # the critic's hinge loss, and the student's term with the critic frozen
+            real = shower_features(self.detector, x[:, 2:3], hard=True)
+            fake = shower_features(self.detector, pred)
+            logits = critic(torch.cat([real, fake.detach()]), torch.cat([cond, cond]).float())
+            loss = loss + hinge_critic_loss(logits[: len(real)], logits[len(real):])
+            with frozen(critic):
+                loss = loss + h["w_adv"] * hinge_generator_loss(critic(fake, cond.float()))
         return loss

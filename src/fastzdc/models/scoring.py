@@ -79,6 +79,36 @@ def lit_fibres(x: torch.Tensor, hard: bool = False, scale: str = "log") -> torch
     return SCALES[scale](lit.flatten(1).sum(1, keepdim=True))
 
 
+SHOWER_FEATURES = 12
+"""the columns of :func:`shower_features`"""
+
+
+def shower_features(detector: Detector, x: torch.Tensor, hard: bool = False) -> torch.Tensor:
+    """``(B, 1, nx, ny)`` log1p images -> ``(B, 12)``: the evaluation's 12 high-level features of the counts
+    they round to, with a gradient. The light ``v = exp(clamp(x, 0, 9)) - 1`` of each fibre counts with the
+    weight of :func:`lit_fibres` (``v`` where it rounds to a photon or more, about 0 below half a photon;
+    exactly the counts for responses, ``hard``). Columns: log1p of the 5 channel sums and of their total;
+    the centroid in x and y and the r.m.s. width in x and y, in units of the calorimeter's fibre count
+    along that axis; log1p of the lit-fibre count and of the brightest fibre."""
+    v = torch.expm1(x.clamp(0.0, LOG_CLAMP))[:, 0]
+    lit = (v >= 0.5).to(v.dtype) if hard else torch.sigmoid(LIT_SHARPNESS * (v - 0.5))
+    n = v * lit
+    sums = detector.channel_sums(n)
+    total = n.flatten(1).sum(1)
+    safe = total.clamp_min(EPS)
+    out = [torch.log1p(sums), torch.log1p(total)[:, None]]
+    moments = []
+    for axis, size in ((2, detector.nx), (1, detector.ny)):
+        u = (torch.arange(size, dtype=v.dtype, device=v.device) - 0.5 * (size - 1)) / size
+        marginal = n.sum(axis)  # (B, size)
+        c = (marginal * u).sum(1) / safe
+        w = (marginal * (u[None, :] - c[:, None]) ** 2).sum(1) / safe
+        moments.append((c, torch.sqrt(w + EPS)))
+    out += [torch.stack([moments[0][0], moments[1][0], moments[0][1], moments[1][1]], 1)]
+    out += [torch.log1p(torch.stack([lit.flatten(1).sum(1), n.flatten(1).amax(1)], 1))]
+    return torch.cat(out, 1)
+
+
 def check_options(kind: str, weight: object, scale: object) -> None:
     """Validate a kind's ``w_energy`` (a number >= 0) and ``energy_scale`` (a key of :data:`SCALES`)."""
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:

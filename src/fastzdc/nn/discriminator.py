@@ -1,4 +1,5 @@
-"""A small patch discriminator, its hinge losses, and perceptual features taken from it.
+"""A small patch discriminator, its hinge losses, and perceptual features taken from it; a conditional
+critic of shower features.
 
 No pretrained network (VGG/LPIPS) can be downloaded here, so the perceptual term of the autoencoders
 uses the discriminator's own intermediate activations (feature matching, LPIPS-style):
@@ -48,6 +49,20 @@ class PatchDiscriminator(nn.Module):
             x = F.leaky_relu(conv(x), 0.2)
             feats.append(x)
         return self.logits(x), feats
+
+
+class FeatureCritic(nn.Module):
+    """``(B, F)`` shower features and ``(B, C)`` scaled particle features -> ``(B, 1)`` logits: a conditional
+    critic of a response's summary, not of its pixels (an MLP, two hidden layers, leaky ReLU(0.2)). It
+    judges whether the features are those of a simulated response *of this particle*."""
+
+    def __init__(self, n_features: int, n_cond: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(n_features + n_cond, hidden), nn.LeakyReLU(0.2),
+                                 nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
+
+    def forward(self, features: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([features, cond], 1))
 
 
 def hinge_critic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
