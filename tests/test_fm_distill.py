@@ -279,6 +279,7 @@ def test_feature_critic_run_resumes_exactly_and_bad_options_fail(tmp_path, teach
     train(cfg, teacher["data"], tmp_path / "part", stop_after=1, progress=False)
     resumed = train(cfg, teacher["data"], tmp_path / "part", resume=True, progress=False)
     assert resumed["history"] == full["history"]
+    assert all(np.isfinite(e["critic_gap"]) for e in full["history"])  # shown and recorded per epoch
     a, b = (load_tensors(tmp_path / r / "last" / STATE) for r in ("full", "part"))
     assert any(k.startswith("critic.") for k in a) and all(torch.equal(a[k], b[k]) for k in a)
     assert not any(k.startswith("critic") for k in load_tensors(tmp_path / "full" / "best" / WEIGHTS))

@@ -6,6 +6,7 @@ teacher's weights, and is trained so that its own short solve lands on the same 
 
     L = mean || ODE_S(n; c, steps, method) - x_T(n, c) ||^2  +  w_sum * mean |log1p S(x_S) - log1p S(x_T)|
                                                              +  w_energy * ES(x_S(n), x_S(n'); y)
+                                                             -  w_adv * mean D(f(x_S), c)
 
 with the gradient taken through every step of the student's solver; ``S`` are the detector's 5 channel
 sums of the clamped images (the quantities the published W measures: the per-pixel error is small where
@@ -18,6 +19,14 @@ energy score (:mod:`fastzdc.models.scoring`) of two student samples of the row's
 fixed noise ``n`` and one from fresh noise ``n'``, against the row's simulated response ``y``, on the 5
 channel sums (``energy_scale``: log or square root; ``energy_lit`` adds the lit-fibre count). It is a proper scoring rule for the conditional law of the sums, so it can correct
 what the teacher got wrong, while the regression keeps the student's showers the teacher's.
+
+The optional fourth term (``w_adv``, default off) is adversarial: a small conditional critic
+(:class:`~fastzdc.nn.discriminator.FeatureCritic`, ``critic_hidden`` units) sees the 12 high-level features
+of the evaluation (:func:`~fastzdc.models.scoring.shower_features`: channel sums, total, centroid, width,
+lit fibres, brightest fibre) with the particle's features, and learns to tell the row's simulated
+response from the student's sample (hinge loss, its own optimiser at ``critic_lr``); the student adds
+``w_adv * (-D(f(x_S), c))``. It aims at what the classifier test measures: the joint law of the features
+given the particle.
 
 Training (second stage, ``model.teacher = RUN/best`` of ``fastzdc train fm``): once, before the first
 step, a fixed noise image is drawn for every training row (``noise_seed``) and the teacher integrates
@@ -132,6 +141,19 @@ class DistilledFlowMatching(FlowMatching):
             parts.append(torch.cat([z, x, y.float()] if self._needs_response else [z, x], 1).cpu())
         return torch.cat(parts)
 
+    _gap: tuple[torch.Tensor, int] | None = None
+    """running sum and count of the critic's mean logit gap, real minus student, over the epoch"""
+
+    def train_metrics(self, net: nn.Module, reset: bool = False) -> dict[str, float]:
+        """With the critic: ``critic_gap``, its mean logit on the responses minus that on the student's samples
+        (0: it cannot tell them apart; the hinge loss saturates at 2)."""
+        if not self._gap:
+            return {}
+        out = {"critic_gap": float(self._gap[0]) / self._gap[1]}
+        if reset:
+            self._gap = None
+        return out
+
     @property
     def _needs_response(self) -> bool:
         return bool(self.hparams["w_energy"] or self.hparams["w_adv"])
@@ -160,7 +182,10 @@ class DistilledFlowMatching(FlowMatching):
             real = shower_features(self.detector, x[:, 2:3], hard=True)
             fake = shower_features(self.detector, pred)
             logits = critic(torch.cat([real, fake.detach()]), torch.cat([cond, cond]).float())
-            loss = loss + hinge_critic_loss(logits[: len(real)], logits[len(real):])
+            d_real, d_fake = logits[: len(real)], logits[len(real):]
+            loss = loss + hinge_critic_loss(d_real, d_fake)
+            gap = (d_real.mean() - d_fake.mean()).detach()
+            self._gap = (self._gap[0] + gap, self._gap[1] + 1) if self._gap else (gap, 1)
             with frozen(critic):
                 loss = loss + h["w_adv"] * hinge_generator_loss(critic(fake, cond.float()))
         return loss
