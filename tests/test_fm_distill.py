@@ -101,15 +101,21 @@ def test_student_starts_as_the_teacher_and_learns_to_reach_its_samples(tmp_path,
         assert float(kind.loss(net, pairs, cond, torch.Generator())) < 0.5 * loss0
 
 
-def test_energy_term_scores_two_student_samples_against_the_response(teacher):
-    hp = {**_distill_cfg(teacher).model, "w_energy": 0.3}
-    kind = make_kind("fm-distill", ZN, hp)
+def _student_with_responses(teacher, options, light):
+    """A student with ``options`` and its training inputs for 8 rows of Poisson(``light``) responses."""
+    kind = make_kind("fm-distill", ZN, {**_distill_cfg(teacher).model, **options})
     net = kind.build()
     kind.start_weights(net, load_first_stage(kind))
     cond = torch.randn(8, 9)
-    y = torch.log1p(torch.poisson(torch.full((8, 1, 44, 44), 0.5)))
+    y = torch.log1p(torch.poisson(torch.full((8, 1, 44, 44), light)))
     inputs = kind.training_inputs(net, iter([(y, cond)]), load_first_stage(kind))
     assert inputs.shape == (8, 3, 44, 44) and torch.equal(inputs[:, 2:], y)  # the response rides along
+    return kind, net, cond, y, inputs
+
+
+def test_energy_term_scores_two_student_samples_against_the_response(teacher):
+    kind, net, cond, y, inputs = _student_with_responses(teacher, {"w_energy": 0.3}, 0.5)
+    hp = kind.hparams
     plain = make_kind("fm-distill", ZN, _distill_cfg(teacher).model)
 
     def solve(n):
@@ -244,16 +250,9 @@ def test_shower_features_are_the_evaluation_features(det):
 def test_feature_critic_trains_only_on_its_hinge_and_the_student_only_on_its_term(teacher):
     from fastzdc.nn.discriminator import FeatureCritic, hinge_critic_loss
 
-    hp = {**_distill_cfg(teacher).model, "w_adv": 0.5, "critic_hidden": 16}
-    kind = make_kind("fm-distill", ZN, hp)
+    kind, net, cond, y, inputs = _student_with_responses(teacher, {"w_adv": 0.5, "critic_hidden": 16}, 0.7)
     critic = kind.build_critic()
     assert isinstance(critic, FeatureCritic) and make_kind("fm-distill", ZN, _distill_cfg(teacher).model).build_critic() is None
-    net = kind.build()
-    kind.start_weights(net, load_first_stage(kind))
-    cond = torch.randn(8, 9)
-    y = torch.log1p(torch.poisson(torch.full((8, 1, 44, 44), 0.7)))
-    inputs = kind.training_inputs(net, iter([(y, cond)]), load_first_stage(kind))
-    assert inputs.shape == (8, 3, 44, 44) and torch.equal(inputs[:, 2:], y)  # the response rides along
     loss = kind.loss(net, inputs, cond, torch.Generator(), critic=critic)
     loss.backward()
     got = {n: p.grad.clone() for n, p in critic.named_parameters()}
