@@ -192,6 +192,10 @@ def test_a_folder_of_a_plan_without_a_stage_is_refused_with_new_out_advice(tmp_p
     assert "--preset" not in str(err.value)  # the same options would not help
     with pytest.raises(FastZDCError, match="--preset/--config/--init"):
         old.check_compatible(data, "zn", {"vq": "x", "evaluate": "b"})
+    # a run of the same plan stopped after its first stage lacks the later ones: other settings, not another plan
+    stopped = Manifest(tmp_path, data, "zn", {"fm": {"hash": "a", "status": "running"}})
+    with pytest.raises(FastZDCError, match="--preset/--config/--init"):
+        stopped.check_compatible(data, "zn", {"fm": "x", "fm-distill": "c", "evaluate": "d"})
 
 
 def _bad_inputs(files: Path) -> dict[str, tuple[list, str]]:

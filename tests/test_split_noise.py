@@ -10,10 +10,11 @@ import torch
 
 from fastzdc import ZN, ZP
 from fastzdc.data import write_h5
+from fastzdc.models.fm_distill import DistilledFlowMatching
 from fastzdc.sampling.noise import SplitNoise, TrainingRows
 from fastzdc.training import distributed as ddp
 from fastzdc.training.first_stage import load_first_stage, make_kind
-from fastzdc.training.loop import train
+from fastzdc.training.loop import INPUT_BATCH, train
 
 from .conftest import make_dataset
 from .conftest import tiny_train_config as _cfg
@@ -22,10 +23,8 @@ from .test_vq import PRIOR_TINY, VQ_TINY
 
 
 def held(total: int, batch: int, rank: int, size: int, parts: int) -> TrainingRows:
-    """The rows process ``rank`` of ``size`` holds when the split is cut into ``parts`` (as the loop does)."""
-    blocks = ddp.part_blocks(total, parts)
-    return TrainingRows(np.concatenate([np.arange(*blocks[p]) for p in ddp.my_parts(ddp.World(rank, size), parts)]),
-                        total, batch)
+    """The rows process ``rank`` of ``size`` holds when the split is cut into ``parts`` (the loop's rows)."""
+    return TrainingRows(ddp.held_positions(ddp.World(rank, size), parts, total), total, batch)
 
 
 def local_draws(noise: SplitNoise, n: int, batch: int, axis: int) -> torch.Tensor:
@@ -51,11 +50,15 @@ def test_each_process_gets_its_rows_of_the_one_process_draws(lead):
 
 def test_asking_beyond_the_held_rows_and_bad_rows_are_refused():
     noise = SplitNoise(0, (2,), rows=TrainingRows(np.array([1, 4]), 6, 4))
+    assert noise.take(0).shape == (0, 2)
     assert noise.take(2).shape == (2, 2)
     with pytest.raises(ValueError, match="holds"):
         noise.take(1)
     for bad in (np.array([3, 3]), np.array([6]), np.array([-1, 2])):
         with pytest.raises(ValueError, match="ascending"):
+            TrainingRows(bad, 6, 4)
+    for bad in (np.array([1.0, 2.0]), [1, 2]):
+        with pytest.raises(ValueError, match="integer"):
             TrainingRows(bad, 6, 4)
 
 
@@ -75,11 +78,24 @@ def _two_process_inputs(kind, net, first_stage, x, c, batch=8):
     return one, got
 
 
-def test_fm_distill_targets_do_not_depend_on_the_number_of_processes(tmp_path):
+def test_fm_distill_targets_do_not_depend_on_the_number_of_processes(tmp_path, monkeypatch):
     data = tmp_path / "zn.h5"
     write_h5(make_dataset(60, ZN, seed=5), data)
     train(_cfg("fm", "zn", TINY, epochs=1), data, tmp_path / "teacher", progress=False)
-    kind = make_kind("fm-distill", ZN, {"teacher": str(tmp_path / "teacher" / "best"), "teacher_steps": 2, "steps": 1})
+    student = {"teacher": str(tmp_path / "teacher" / "best"), "teacher_steps": 2, "steps": 1}
+    # the loop tells the kind where its rows sit: one process holds the whole split, in order
+    seen = []
+    real = DistilledFlowMatching.training_inputs
+
+    def spy(self, net, batches, first_stage=None, rows=None):
+        seen.append(rows)
+        return real(self, net, batches, first_stage, rows)
+
+    monkeypatch.setattr(DistilledFlowMatching, "training_inputs", spy)
+    train(_cfg("fm-distill", "zn", student, epochs=1, batch_parts=2), data, tmp_path / "student", progress=False)
+    assert len(seen) == 1 and seen[0].total == 42 and seen[0].batch == INPUT_BATCH  # 70 % of 60 rows
+    assert np.array_equal(seen[0].positions, np.arange(42))
+    kind = make_kind("fm-distill", ZN, student)
     net, teacher = kind.build(), load_first_stage(kind)
     c = torch.randn(21, 9)
     one, two = _two_process_inputs(kind, net, teacher, torch.zeros(21, 1, 44, 44), c)

@@ -52,11 +52,15 @@ class Manifest:
         return cls(folder, raw["data"], str(raw.get("detector")), raw["stages"])
 
     def check_compatible(self, data: dict[str, Any], detector: str, hashes: dict[str, str]) -> None:
-        """Refuse to continue when the data or any recorded stage's settings differ."""
+        """Refuse to continue when the data or any recorded stage's settings differ (``hashes``: this plan's
+        stages in order, with their settings' hashes)."""
         if self.data.get("sha256") != data["sha256"] or self.detector != detector:
             raise FastZDCError(f"this fit folder was made from other data ({self.data.get('path')}, SHA-256 differs); "
                                "give a new --out", self.folder)
-        added = [stage for stage in hashes if stage not in self.stages]
+        # stages of this plan that the folder's plan had not: missing, yet followed by a recorded one (a run
+        # stopped early lacks its later stages too, and its plan may still be this one)
+        order = list(hashes)
+        added = [st for i, st in enumerate(order) if st not in self.stages and any(t in self.stages for t in order[i + 1:])]
         for stage, entry in self.stages.items():
             if stage in hashes and entry.get("hash") != hashes[stage]:
                 if added:  # e.g. a newer recipe adds a stage whose product the evaluation takes

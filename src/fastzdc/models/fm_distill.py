@@ -146,7 +146,8 @@ class DistilledFlowMatching(FlowMatching):
 
     def train_metrics(self, net: nn.Module, reset: bool = False) -> dict[str, float]:
         """With the critic: ``critic_gap``, its mean logit on the responses minus that on the student's samples
-        (0: it cannot tell them apart; the hinge loss saturates at 2)."""
+        over this process's rows (0: it cannot tell them apart; its hinge loss, which the training loss
+        shown includes, is then 2)."""
         if not self._gap:
             return {}
         out = {"critic_gap": float(self._gap[0]) / self._gap[1]}
@@ -184,7 +185,7 @@ class DistilledFlowMatching(FlowMatching):
             logits = critic(torch.cat([real, fake.detach()]), torch.cat([cond, cond]).float())
             d_real, d_fake = logits[: len(real)], logits[len(real):]
             loss = loss + hinge_critic_loss(d_real, d_fake)
-            gap = (d_real.mean() - d_fake.mean()).detach()
+            gap = (d_real.float().mean() - d_fake.float().mean()).detach()  # float32: bf16 logits under autocast
             self._gap = (self._gap[0] + gap, self._gap[1] + 1) if self._gap else (gap, 1)
             with frozen(critic):
                 loss = loss + h["w_adv"] * hinge_generator_loss(critic(fake, cond.float()))

@@ -89,13 +89,15 @@ def shower_features(detector: Detector, x: torch.Tensor, hard: bool = False) -> 
     weight of :func:`lit_fibres` (``v`` where it rounds to a photon or more, about 0 below half a photon;
     exactly the counts for responses, ``hard``). Columns: log1p of the 5 channel sums and of their total;
     the centroid in x and y and the r.m.s. width in x and y, in units of the calorimeter's fibre count
-    along that axis; log1p of the lit-fibre count and of the brightest fibre."""
+    along that axis (0 for an empty response; the moments are divided by at least one photon, so a sample
+    that rounds to nothing gets small ones, as the evaluation's empty response); log1p of the lit-fibre
+    count and of the brightest fibre."""
     v = torch.expm1(x.clamp(0.0, LOG_CLAMP))[:, 0]
     lit = (v >= 0.5).to(v.dtype) if hard else torch.sigmoid(LIT_SHARPNESS * (v - 0.5))
     n = v * lit
     sums = detector.channel_sums(n)
     total = n.flatten(1).sum(1)
-    safe = total.clamp_min(EPS)
+    safe = total.clamp_min(1.0)  # a response holds 0 or >= 1 photon: below one, a sample's moments fade to 0
     out = [torch.log1p(sums), torch.log1p(total)[:, None]]
     moments = []
     for axis, size in ((2, detector.nx), (1, detector.ny)):

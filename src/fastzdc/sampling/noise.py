@@ -89,6 +89,8 @@ class TrainingRows:
 
     def __post_init__(self) -> None:
         p = self.positions
+        if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.integer):
+            raise ValueError("positions must be an integer numpy array")
         if p.ndim != 1 or (len(p) and (p[0] < 0 or p[-1] >= self.total or np.any(np.diff(p) <= 0))) or self.batch < 1:
             raise ValueError("positions must be ascending row positions in [0, total), batch >= 1")
 
@@ -99,8 +101,9 @@ class SplitNoise:
     One CPU generator seeded with ``seed`` draws ``randn((*lead, b, *shape))`` for each batch of ``b`` rows
     of the whole split, batch after batch (:attr:`TrainingRows.batch` rows each); :meth:`take` hands out
     the values of the next rows this process holds (``lead`` axes first, rows on axis ``len(lead)``).
-    Batches holding none of its rows are drawn too, to keep the generator's state. With ``rows`` None (or
-    all rows) it is the plain draw of each batch asked for.
+    Batches holding none of its rows are drawn too, to keep the generator's state. With ``rows`` None it
+    is the plain draw of each batch asked for (the same as holding all rows and reading them in batches of
+    :attr:`TrainingRows.batch`).
     """
 
     def __init__(self, seed: int, shape: tuple[int, ...], lead: tuple[int, ...] = (),
@@ -117,6 +120,8 @@ class SplitNoise:
         if self.rows is None:
             return torch.randn((*self.lead, b, *self.shape), generator=self.gen)
         pos, axis, batch = self.rows.positions, len(self.lead), self.rows.batch
+        if b == 0:
+            return torch.empty((*self.lead, 0, *self.shape))
         if self._given + b > len(pos):
             raise ValueError(f"asked for rows up to {self._given + b} of the {len(pos)} this process holds")
         while self._held < self._given + b:
@@ -126,7 +131,8 @@ class SplitNoise:
             mine = z.index_select(axis, torch.from_numpy(pos[self._held : stop] - a))
             self._buffer = mine if self._buffer is None else torch.cat([self._buffer, mine], axis)
             self._held, self._drawn = stop, end
-        assert self._buffer is not None
+        if self._buffer is None:  # unreachable: b > 0 rows were drawn above
+            raise RuntimeError("no noise drawn")
         out, self._buffer = self._buffer.split([b, self._buffer.shape[axis] - b], axis)
         self._given += b
         return out

@@ -104,6 +104,16 @@ def my_parts(world: World, parts: int) -> list[int]:
     return list(range(world.rank, parts, world.size))
 
 
+def held_positions(world: World, parts: int, n_rows: int) -> np.ndarray:
+    """The positions in the training split of the rows this process holds: the blocks of its parts, in order.
+
+    >>> held_positions(World(1, 2), 4, 10).tolist()
+    [2, 3, 4, 7, 8, 9]
+    """
+    blocks = part_blocks(n_rows, parts)
+    return np.concatenate([np.arange(*blocks[p]) for p in my_parts(world, parts)])
+
+
 def part_order(seed: int, epoch: int, part: int, parts: int, n: int) -> np.ndarray:
     """The order in which part ``part`` visits its ``n`` rows in ``epoch`` (one part: the one-process order)."""
     key = [seed, epoch] if parts == 1 else [seed, epoch, part]

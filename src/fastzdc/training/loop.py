@@ -205,7 +205,8 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, 
     for p in mine:
         offsets[p] = pos
         pos += blocks[p][1] - blocks[p][0]
-    local_rows = np.concatenate([train_idx[blocks[p][0] : blocks[p][1]] for p in mine])
+    held = ddp.held_positions(world, parts, n_train)
+    local_rows = train_idx[held]
     resp = data_in.responses(local_rows)
     cond = torch.from_numpy(scaler.transform(all_cond[local_rows]))
     val_cond, val_resp = (all_cond[val_idx], data_in.responses(val_idx)) if world.main else (None, None)
@@ -226,9 +227,8 @@ def _train(cfg: TrainConfig, data: str | Path, out: Path, device: torch.device, 
     first_stage = load_first_stage(kind)
     if init is None:
         kind.start_weights(net, first_stage)
-    held = TrainingRows(np.concatenate([np.arange(*blocks[p]) for p in mine]), n_train, INPUT_BATCH)
     inputs = kind.training_inputs(net, _training_batches(resp, cond, device, f"{cfg.kind}-{detector.name} preparing inputs", progress),
-                                  first_stage, held)
+                                  first_stage, TrainingRows(held, n_train, INPUT_BATCH))
     del first_stage
     if kind.inputs_report:
         log("first stage: " + _stats_text(kind.inputs_report, ", ")[2:])
