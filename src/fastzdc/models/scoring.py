@@ -74,9 +74,13 @@ step ``round(v) >= 1`` smoothed over about ±0.07 photon around the rounding thr
 def lit_fibres(x: torch.Tensor, hard: bool = False, scale: str = "log") -> torch.Tensor:
     """``(B, 1, nx, ny)`` log1p images -> ``(B, 1)`` number of fibres that round to a count of at least 1,
     on ``scale``: exactly (``hard``, for responses) or as a smooth count with a gradient (for samples)."""
-    v = torch.expm1(x.clamp(0.0, LOG_CLAMP))
-    lit = (v >= 0.5).to(v.dtype) if hard else torch.sigmoid(LIT_SHARPNESS * (v - 0.5))
+    lit = _lit(torch.expm1(x.clamp(0.0, LOG_CLAMP)), hard)
     return SCALES[scale](lit.flatten(1).sum(1, keepdim=True))
+
+
+def _lit(v: torch.Tensor, hard: bool) -> torch.Tensor:
+    """Per fibre of light ``v``: 1 where it rounds to a photon or more, else 0 (``hard``), or smoothly."""
+    return (v >= 0.5).to(v.dtype) if hard else torch.sigmoid(LIT_SHARPNESS * (v - 0.5))
 
 
 SHOWER_FEATURES = 12
@@ -93,7 +97,7 @@ def shower_features(detector: Detector, x: torch.Tensor, hard: bool = False) -> 
     that rounds to nothing gets small ones, as the evaluation's empty response); log1p of the lit-fibre
     count and of the brightest fibre."""
     v = torch.expm1(x.clamp(0.0, LOG_CLAMP))[:, 0]
-    lit = (v >= 0.5).to(v.dtype) if hard else torch.sigmoid(LIT_SHARPNESS * (v - 0.5))
+    lit = _lit(v, hard)
     n = v * lit
     sums = detector.channel_sums(n)
     total = n.flatten(1).sum(1)

@@ -69,7 +69,8 @@ class VQKind(ModelKind):
     def first_stage_network(self) -> nn.Module:
         return self.build()
 
-    def training_inputs(self, net: nn.Module, batches, first_stage: nn.Module | None = None, rows: TrainingRows | None = None) -> None:
+    def training_inputs(self, net: nn.Module, batches, first_stage: nn.Module | None = None,
+                        rows: TrainingRows | None = None) -> None:
         """Decoder tuning: start ``net`` from the source checkpoint (``first_stage``) and freeze its encoder
         (the codebook is an EMA buffer that the frozen encoder no longer moves)."""
         if self.hparams["tune_decoder"]:

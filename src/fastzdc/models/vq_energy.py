@@ -117,8 +117,8 @@ class VQEnergyTuning(ModelKind):
     def training_inputs(self, net: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
                         first_stage: nn.Module | None = None, rows: TrainingRows | None = None) -> torch.Tensor:
         """Two token grids per training row drawn by the frozen source prior (seeded by ``draw_seed``, the same
-        for a row on any number of processes), and the row's 5 channel sums, lit-fibre count and maximum pixel: ``(n, 2 T + 7)`` float32 (token indices
-        are exact in float32)."""
+        for a row on any number of processes), and the row's 5 channel sums, lit-fibre count and maximum
+        pixel: ``(n, 2 T + 7)`` float32 (token indices are exact in float32)."""
         if first_stage is None:
             raise FastZDCError("vq-energy draws its token grids with its prior: the training set-up passes it")
         h = self.hparams
